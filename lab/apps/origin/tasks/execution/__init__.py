@@ -1,0 +1,1 @@
+"""The origin case's package layout (see apps/origin/tasks/execution/results.py)."""

@@ -1,0 +1,271 @@
+"""The command line: ``python -m lab list | run | show | report``.
+
+    scenario → topology up → chords sent → observations → verdict with proof → record → RESULTS.md
+
+Output is for a person: what is being started, a progress line while chords
+run, a table of chord outcomes, and for a stuck chord its cause in one
+sentence with the evidence under it.  ``--json`` adds one JSON object as the
+last line of stdout.  Exit codes follow Jepsen: 0 the outcome matches what the
+scenario expects, 1 it does not, 2 unknown, 254 bad input, 255 the lab crashed.
+A user's mistake gets one sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from lab import records
+from lab.errors import LabError
+from lab.judge import CAUSES, judge, summarize
+from lab.run import Reporter, run_scenario
+from lab.scenario import load, load_file, scenario_paths
+
+EXIT = {"matched": 0, "mismatched": 1, "unknown": 2}
+EXIT_BAD_INPUT = 254
+EXIT_CRASH = 255
+VERDICT_STYLE = {"completed": "green", "stuck": "bold red", "failed": "red", "duplicated": "magenta",
+                 "early": "magenta", "unrecorded": "yellow", "unknown": "bold yellow"}
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class ConsoleReporter(Reporter):
+    def __init__(self, console: Console):
+        self.console = console
+        self.status = None
+        self.t0 = time.time()
+
+    def step(self, msg: str) -> None:
+        self.console.print(f"[dim]{time.time() - self.t0:5.2f}s[/dim] {msg}")
+
+    def progress(self, total: int, started: int, ended: int) -> None:
+        text = f"header parts: {ended}/{total} ended, {started - ended} running"
+        if self.status is None:
+            self.status = self.console.status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def done(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
+def verdict_table(verdicts: list[dict[str, Any]]) -> Table:
+    t = Table(show_edge=False, header_style="bold")
+    t.add_column("#", justify="right")
+    t.add_column("chord (callback id)")
+    t.add_column("verdict")
+    t.add_column("cause")
+    t.add_column("what happened", overflow="fold")
+    for v in verdicts:
+        t.add_row(str(v["index"]), v["chord_id"][:8] + "…", Text(v["verdict"], style=VERDICT_STYLE.get(v["verdict"], "")),
+                  v.get("cause") or "", v.get("summary") or "")
+    return t
+
+
+def print_proof(console: Console, verdicts: list[dict[str, Any]]) -> None:
+    shown: set[tuple] = set()
+    for v in verdicts:
+        if v["verdict"] in ("completed",):
+            continue
+        key = (v["verdict"], v.get("cause"))
+        if key in shown:
+            continue
+        shown.add(key)
+        title = f"{v['verdict']}" + (f" · {v['cause']}" if v.get("cause") else "")
+        console.print(f"\n[{VERDICT_STYLE.get(v['verdict'], 'bold')}]{title}[/]  chord {v['chord_id']}")
+        console.print(f"  {v.get('summary') or ''}")
+        if v.get("cause") in CAUSES:
+            console.print(f"  [dim]mechanism: {CAUSES[v['cause']]}[/dim]")
+        for line in v.get("evidence") or []:
+            console.print(f"   [dim]•[/dim] {line}", soft_wrap=True)
+    n_more = sum(1 for v in verdicts if v["verdict"] != "completed") - len(shown)
+    if n_more > 0:
+        console.print(f"\n  [dim](+{n_more} more chord(s) with the same verdict and cause)[/dim]")
+
+
+def json_line(record: dict[str, Any], outcome: dict[str, Any]) -> str:
+    return json.dumps({
+        "scenario": record["scenario"], "expected": record["expected"], "reproduced": outcome["reproduced"],
+        "outcomes": outcome["outcomes"], "causes": outcome["causes"], "proof": outcome["proof"],
+        "status": outcome["status"], "elapsed_s": record["elapsed_s"], "versions": record["versions"],
+        "seed": record["seed"], "run_id": record["run_id"], "git": record.get("git"), "replay": record["replay"],
+        "timings": record.get("timings"),
+    }, default=repr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """A reproducible chord failure lab: real Redis, real Celery workers, verdicts with proof."""
+
+
+@main.command("list")
+def list_cmd() -> None:
+    """Every scenario, one line each: name, what it sets up, what it expects."""
+    t = Table(show_edge=False, header_style="bold")
+    t.add_column("scenario")
+    t.add_column("expects")
+    t.add_column("what it sets up", overflow="fold")
+    for name, path in scenario_paths().items():
+        try:
+            s = load_file(path)
+        except LabError as e:
+            t.add_row(name, "[red]invalid[/red]", str(e))
+            continue
+        exp = s.expect + (f" ({s.expect_cause})" if s.expect_cause else "")
+        t.add_row(name, Text(exp, style=VERDICT_STYLE.get(s.expect, "")), f"{s.description} [dim]{s.summary()}[/dim]")
+    out.print(t)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None, help="Seed for chord values; recorded, and replayable.")
+@click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
+@click.option("--runs", type=click.IntRange(1, 1000), default=1, help="Run it this many times (seeds seed, seed+1, ...).")
+def run(scenario: str, seed: int | None, as_json: bool, runs: int) -> None:
+    """Bring SCENARIO's topology up, send its chords, print verdicts with proof, and record the run.
+
+    SCENARIO is a name from `lab list` or a path to a scenario script."""
+    s = load(scenario)
+    statuses = []
+    for i in range(runs):
+        rep = ConsoleReporter(out)
+        out.print(f"[bold]{s.name}[/bold]: {s.description}")
+        out.print(f"[dim]{s.summary()}; expects {s.expect}[/dim]")
+        try:
+            result = run_scenario(s, seed=None if seed is None else seed + i, reporter=rep, scenario_ref=scenario)
+        finally:
+            rep.done()
+        rec = result.record
+        out.print(verdict_table(rec["verdicts"]))
+        print_proof(out, rec["verdicts"])
+        o = result.outcome
+        style = {"matched": "green", "mismatched": "red", "unknown": "yellow"}[o["status"]]
+        tm = result.timings
+        out.print(f"\n[{style}]{o['status']}[/]: expected {s.expect}, got "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(o["outcomes"].items()))
+                  + f"  [dim](boot {tm.get('boot_s', 0):.2f}s, verdict {tm.get('verdict_after_quiesce_s', 0):.2f}s after the header quiesced, "
+                    f"{rec['elapsed_s']:.1f}s in all; teardown {tm.get('teardown_s', 0):.2f}s)[/dim]")
+        out.print(f"[dim]recorded as {rec['run_id']}; replay: {rec['replay']}; story: python -m lab show {rec['run_id']}[/dim]")
+        statuses.append(o["status"])
+        if as_json:
+            sys.stdout.flush()
+            print(json_line(rec, o), flush=True)
+    worst = "mismatched" if "mismatched" in statuses else ("unknown" if "unknown" in statuses else "matched")
+    sys.exit(EXIT[worst])
+
+
+@main.command()
+@click.argument("run_ref", default="latest")
+@click.option("--json", "as_json", is_flag=True, help="Print the re-judged verdicts as one JSON object.")
+@click.option("--svg/--no-svg", default=True, help="Write the timeline as an SVG next to the run's records.")
+def show(run_ref: str, as_json: bool, svg: bool) -> None:
+    """The whole story of a stored run: topology, timeline, evidence, logs (re-judged now)."""
+    rec = records.find(run_ref)
+    obs = rec["observations"]
+    verdicts = [v.to_dict() for v in judge(obs)]
+    outcome = summarize(obs.get("scenario") or {}, [_V(v) for v in verdicts])
+    stored = [(v["verdict"], v.get("cause")) for v in rec.get("verdicts", [])]
+    now = [(v["verdict"], v.get("cause")) for v in verdicts]
+    if as_json:
+        print(json.dumps({"run_id": rec["run_id"], "verdicts": verdicts, "outcome": outcome,
+                          "same_as_stored": stored == now}, default=repr))
+        return
+    sc = obs.get("scenario") or {}
+    out.print(f"[bold]{rec['run_id']}[/bold]  scenario [bold]{rec['scenario']}[/bold] (expects {rec['expected']}), seed {rec['seed']}")
+    out.print(f"[dim]{sc.get('description', '')}[/dim]")
+    v = rec.get("versions") or {}
+    out.print(f"versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; git {rec.get('git')}")
+    topo = obs.get("topology") or {}
+    out.print(f"topology: redis-server {((topo.get('redis') or {}).get('version'))} on port {((topo.get('redis') or {}).get('port'))}"
+              f", broker {topo.get('broker_url')}, backend {topo.get('result_backend')}")
+    for w in topo.get("workers") or []:
+        out.print(f"  worker {w['name']}: {'-Q ' + ','.join(w['queues']) if w.get('queues') else 'no -Q'}, "
+                  f"-c {w['concurrency']} -P {w['pool']}, code {', '.join(w.get('tasks') or [])}; log {w.get('log')}")
+    cfg = sc.get("config") or {}
+    if cfg:
+        out.print("config: " + json.dumps(cfg, default=repr))
+    try:
+        from lab.timeline import render_terminal, write_svg
+
+        out.print()
+        out.print(render_terminal(obs, verdicts, width=min(out.width, 120)))
+        if svg:
+            path = Path(rec.get("run_dir") or records.run_dir_for(rec["run_id"]))
+            if path.exists():
+                written = write_svg(obs, verdicts, path / "timeline.svg")
+                out.print(f"[dim]timeline written to {written}[/dim]")
+    except ImportError as e:  # the timeline is for teaching; its absence must not hide the verdicts
+        out.print(f"[dim](no timeline: {e})[/dim]")
+    out.print()
+    out.print(verdict_table(verdicts))
+    print_proof(out, verdicts)
+    if stored != now:
+        out.print(f"\n[yellow]note: the stored verdicts were {stored}; the current checker says {now}[/yellow]")
+    logs = (obs.get("probe") or {}).get("logs") or {}
+    for w, lines in logs.items():
+        if lines:
+            out.print(f"\n[bold]{w}[/bold] log (evidence lines):")
+            for ln in lines[-8:]:
+                out.print(f"  [dim]{ln}[/dim]", soft_wrap=True)
+    out.print(f"\n[dim]replay: {rec.get('replay')}[/dim]")
+
+
+class _V:
+    """A stored verdict dict seen as a Verdict, for summarize()."""
+
+    def __init__(self, d: dict[str, Any]):
+        self.__dict__.update(d)
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: RESULTS.md at the project root).")
+def report(output: Path | None) -> None:
+    """Regenerate RESULTS.md from every stored run."""
+    from lab.report import write_report
+
+    path, n = write_report(output)
+    out.print(f"wrote {path} from {n} stored run(s)")
+
+
+def entry() -> None:
+    """Run the CLI with the lab's exit codes and one-sentence errors."""
+    try:
+        main.main(standalone_mode=False, prog_name="python -m lab")
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.UsageError as e:
+        hint = f" (see `python -m lab {e.ctx.info_name} --help`)" if e.ctx and e.ctx.info_name != "python -m lab" else " (see `python -m lab --help`)"
+        err.print(f"lab: {e.format_message()}{hint}")
+        sys.exit(EXIT_BAD_INPUT)
+    except click.Abort:
+        err.print("lab: interrupted; every process it started has been stopped.")
+        sys.exit(130)
+    except LabError as e:
+        err.print(f"lab: {e}", soft_wrap=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err.print("lab: interrupted; every process it started has been stopped, and nothing was recorded.")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # a crash of the lab itself: one line, the traceback only on request
+        err.print(f"lab crashed: {type(e).__name__}: {e}" + ("" if os.environ.get("LAB_DEBUG") else " (set LAB_DEBUG=1 for the traceback)"))
+        if os.environ.get("LAB_DEBUG"):
+            traceback.print_exc()
+        sys.exit(EXIT_CRASH)

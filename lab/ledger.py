@@ -1,0 +1,143 @@
+"""The execution ledger: ground truth of what really ran, kept apart from Celery.
+
+    scenario → topology up → chords sent → **observations** → verdict → record
+
+The result backend is one of the things under test, so it cannot also be the
+witness.  Every worker process (and the producer) appends one JSON line per
+event to its own file under the run's ``ledger/`` folder: a task published
+(and to which queue), started, ended (with its state and return value), or
+discarded as unregistered.  The files are written with ``O_APPEND`` and one
+``write`` per line, so a killed process leaves whole lines behind.
+
+Celery signals feed it (``connect_signals``), so the lab's task code needs no
+decorator, and Celery's own tasks (``celery.chord_unlock``) are recorded too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+_state: dict[str, Any] = {"dir": None, "node": None, "fd": None, "pid": None}
+
+
+def configure(ledger_dir: str | os.PathLike | None, node: str) -> None:
+    """Point this process's ledger at ``ledger_dir``; ``node`` names the writer."""
+    close()
+    _state["dir"] = Path(ledger_dir) if ledger_dir else None
+    _state["node"] = node
+
+
+def close() -> None:
+    if _state["fd"] is not None and _state["pid"] == os.getpid():
+        os.close(_state["fd"])
+    _state["fd"] = None
+
+
+def _fd() -> int | None:
+    if _state["dir"] is None:
+        return None
+    if _state["fd"] is None or _state["pid"] != os.getpid():  # a forked pool child opens its own file
+        _state["pid"] = os.getpid()
+        path = _state["dir"] / f"{_state['node']}-{os.getpid()}.jsonl"
+        _state["fd"] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    return _state["fd"]
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        if isinstance(value, BaseException):
+            return f"{type(value).__name__}: {value}"
+        return repr(value)
+
+
+def write(event: str, **fields: Any) -> None:
+    fd = _fd()
+    if fd is None:
+        return
+    row = {"event": event, "t": time.time(), "pid": os.getpid(), **{k: _jsonable(v) for k, v in fields.items()}}
+    os.write(fd, (json.dumps(row, separators=(",", ":")) + "\n").encode())
+
+
+def read(ledger_dir: Path, offsets: dict[str, int] | None = None) -> Iterator[dict]:
+    """Yield events from every file, resuming at ``offsets`` (updated in place); partial lines wait."""
+    offsets = offsets if offsets is not None else {}
+    for path in sorted(Path(ledger_dir).glob("*.jsonl")):
+        start = offsets.get(path.name, 0)
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        offsets[path.name] = start + end
+        for line in data[:end].splitlines():
+            try:
+                yield json.loads(line)
+            except ValueError:  # a line cut by SIGKILL mid-write: skip it
+                continue
+
+
+# -- the signal handlers --------------------------------------------------
+
+
+def connect_signals() -> None:
+    from celery import signals
+
+    signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="lab-ledger-prerun")
+    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="lab-ledger-postrun")
+    signals.after_task_publish.connect(_on_publish, weak=False, dispatch_uid="lab-ledger-publish")
+    signals.task_unknown.connect(_on_unknown, weak=False, dispatch_uid="lab-ledger-unknown")
+    signals.task_rejected.connect(_on_rejected, weak=False, dispatch_uid="lab-ledger-rejected")
+
+
+def _request_fields(task: Any) -> dict[str, Any]:
+    req = task.request
+    return {
+        "name": task.name,
+        "group_id": getattr(req, "group", None),
+        "group_index": getattr(req, "group_index", None),
+        "in_chord": getattr(req, "chord", None) is not None,
+        "worker": getattr(req, "hostname", None) or _state["node"],
+        "delivery": (getattr(req, "delivery_info", None) or {}).get("routing_key"),
+        "redelivered": bool((getattr(req, "delivery_info", None) or {}).get("redelivered")),
+    }
+
+
+def _on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_):
+    write("start", task_id=task_id, args=list(args or ()), kwargs=kwargs or {}, **_request_fields(task))
+
+
+def _on_postrun(sender=None, task_id=None, task=None, retval=None, state=None, **_):
+    write("end", task_id=task_id, state=state, result=retval, **_request_fields(task))
+
+
+def _on_publish(sender=None, headers=None, routing_key=None, exchange=None, body=None, **_):
+    headers = headers or {}
+    write(
+        "publish",
+        task_id=headers.get("id"),
+        name=headers.get("task") or sender,
+        queue=routing_key,
+        exchange=exchange,
+        group_id=headers.get("group"),
+        by=_state["node"],
+    )
+
+
+def _on_unknown(sender=None, name=None, id=None, message=None, exc=None, **_):
+    write("unregistered", task_id=id, name=name, worker=_state["node"], error=str(exc))
+
+
+def _on_rejected(sender=None, message=None, exc=None, **_):
+    headers = getattr(message, "headers", None) or {}
+    write("rejected", task_id=headers.get("id"), name=headers.get("task"), worker=_state["node"], error=str(exc))
+
+
+def default_node() -> str:
+    return f"producer@{socket.gethostname()}"

@@ -1,0 +1,133 @@
+"""Records: every run, stored whole, appended atomically.
+
+    scenario → topology up → chords sent → observations → verdict → **record** → RESULTS.md
+
+The store is ``results/`` (or ``$LAB_RESULTS``): ``runs.jsonl`` holds one line
+per run with the scenario, seed, versions, git revision, the command to replay,
+the raw observations and the verdicts; ``runs/<run id>/`` holds the run's logs,
+ledger and timeline.  A record is one ``write`` of one line under a file lock,
+flushed and fsynced, so a crash never leaves half a record; a reader skips a
+torn last line instead of failing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import secrets
+import shlex
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+from lab.errors import LabError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def store_dir() -> Path:
+    return Path(os.environ.get("LAB_RESULTS") or PROJECT_ROOT / "results")
+
+
+def runs_file() -> Path:
+    return store_dir() / "runs.jsonl"
+
+
+def new_run_id(scenario: str) -> str:
+    return f"{scenario}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def run_dir_for(run_id: str) -> Path:
+    return store_dir() / "runs" / run_id
+
+
+def versions(redis_server: str | None = None) -> dict[str, str | None]:
+    def v(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "celery": v("celery"), "kombu": v("kombu"),
+            "redis-py": v("redis"), "billiard": v("billiard"), "redis-server": redis_server}
+
+
+def git_revision() -> str | None:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lab", "scenarios"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (rev + ("-dirty" if dirty else "")) if rev else None
+
+
+def replay_command(scenario_ref: str, seed: int) -> str:
+    return f"python -m lab run {shlex.quote(scenario_ref)} --seed {seed}"
+
+
+def append(record: dict[str, Any]) -> Path:
+    """Append one whole record to the store, atomically."""
+    path = runs_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, separators=(",", ":"), default=repr) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # a torn line left by a crash mid-write (should never happen) must not swallow ours
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as f:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    latest = store_dir() / "latest"
+    tmp = store_dir() / f".latest-{os.getpid()}"
+    tmp.write_text(record["run_id"])
+    os.replace(tmp, latest)
+    return path
+
+
+def load_all(path: Path | None = None) -> Iterator[dict[str, Any]]:
+    path = path or runs_file()
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a torn line: not a record
+            if isinstance(rec, dict) and "run_id" in rec:
+                yield rec
+
+
+def find(ref: str) -> dict[str, Any]:
+    """A stored run by id, id prefix, or ``latest``."""
+    if ref == "latest":
+        latest = store_dir() / "latest"
+        if latest.exists():
+            ref = latest.read_text().strip()
+        else:
+            recs = list(load_all())
+            if not recs:
+                raise LabError(f"no stored runs in {store_dir()}: run one with `python -m lab run split-queues`.")
+            return recs[-1]
+    matches = [r for r in load_all() if r["run_id"] == ref or r["run_id"].startswith(ref)]
+    if not matches:
+        raise LabError(f"no stored run matches {ref!r} in {runs_file()}: `python -m lab show latest` shows the newest.")
+    return matches[-1]
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["python", "-m", "lab", *sys.argv[1:]])

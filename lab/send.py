@@ -1,0 +1,92 @@
+"""Sending chords: the producer side of a run.
+
+    scenario → topology up → **chords sent** → observations → verdict → record
+
+The lab itself is the producer.  It builds the app from the producer's spec
+(the scenario's config), so header parts are routed exactly as the user's
+code would route them, sends every chord the scenario asks for, and writes
+down what it sent: ids, the queues the router chose, and the oracle (the
+result a correct Celery hands the callback).  On the Redis backend it also
+reads the chord size key's TTL straight after sending: that is the evidence
+for "the key expired before the last part returned".
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from celery import Celery, chord
+
+from lab.scenario import Scenario
+
+
+def chord_values(rng: random.Random, n: int) -> list[int]:
+    return [rng.randrange(1000) for _ in range(n)]
+
+
+def routed_queue(app: Celery, name: str, options: dict[str, Any]) -> str | None:
+    """The queue ``app`` would publish task ``name`` to, with these options."""
+    if options.get("queue"):
+        q = options["queue"]
+        return q if isinstance(q, str) else getattr(q, "name", str(q))
+    try:
+        route = app.amqp.router.route(dict(options), name, (), {})
+    except Exception:  # a broken route is the user's to see in the worker log, not ours to crash on
+        return None
+    q = route.get("queue")
+    return getattr(q, "name", q)
+
+
+def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, Any]]:
+    """Send every chord of the scenario; return one 'sent' record per chord."""
+    rng = random.Random(seed)
+    sent: list[dict[str, Any]] = []
+    index = 0
+    for spec in scenario.chords:
+        durations = spec.durations()
+        for _ in range(spec.count):
+            values = chord_values(rng, spec.header)
+            header = [
+                app.signature(spec.header_task, args=(v, d, i in spec.raising_parts), **spec.part_options)
+                for i, (v, d) in enumerate(zip(values, durations))
+            ]
+            body = app.signature(spec.callback, args=tuple(spec.callback_args)).set(**spec.callback_options)
+            sent_at = time.time()
+            result = chord(header, app=app)(body)
+            group = result.parent
+            sent.append({
+                "index": index,
+                "chord_id": result.id,
+                "group_id": group.id if group is not None else None,
+                "header_ids": [r.id for r in group.results] if group is not None else [],
+                "header_task": spec.header_task,
+                "callback_task": spec.callback,
+                "header_queue": routed_queue(app, spec.header_task, spec.part_options),
+                "callback_queue": routed_queue(app, spec.callback, spec.callback_options),
+                "expected": values,
+                "durations": durations,
+                "raising_parts": list(spec.raising_parts),
+                "sent_at": sent_at,
+            })
+            index += 1
+    return sent
+
+
+def chord_size_ttls(app: Celery, sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PTTL of each chord's ``.s`` key, read right after sending (Redis backend only)."""
+    backend = app.backend
+    if not hasattr(backend, "get_key_for_group") or not hasattr(backend, "client"):
+        return []
+    client = backend.client
+    rows = []
+    with client.pipeline(transaction=False) as pipe:
+        for c in sent:
+            if c["group_id"]:
+                pipe.pttl(backend.get_key_for_group(c["group_id"], ".s"))
+        ttls = pipe.execute()
+    t = time.time()
+    for c, pttl in zip([c for c in sent if c["group_id"]], ttls):
+        rows.append({"chord_id": c["chord_id"], "key": ".s", "pttl_ms": pttl, "t": t})
+    return rows
