@@ -117,8 +117,8 @@ def main() -> None:
 def list_cmd() -> None:
     """Every scenario, one line each: name, what it sets up, what it expects."""
     t = Table(show_edge=False, header_style="bold")
-    t.add_column("scenario")
-    t.add_column("expects")
+    t.add_column("scenario", no_wrap=True)
+    t.add_column("expects", no_wrap=True)
     t.add_column("what it sets up", overflow="fold")
     for name, path in scenario_paths().items():
         try:
@@ -127,7 +127,7 @@ def list_cmd() -> None:
             t.add_row(name, "[red]invalid[/red]", str(e))
             continue
         exp = s.expect + (f" ({s.expect_cause})" if s.expect_cause else "")
-        t.add_row(name, Text(exp, style=VERDICT_STYLE.get(s.expect, "")), f"{s.description} [dim]{s.summary()}[/dim]")
+        t.add_row(name, Text(exp, style=VERDICT_STYLE.get(s.expect, "")), s.description)
     out.print(t)
 
 
