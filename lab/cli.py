@@ -108,7 +108,40 @@ def json_line(record: dict[str, Any], outcome: dict[str, Any]) -> str:
     }, default=repr)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules, imported only when used (hypothesis and
+# the version matrix are slow to import, and `lab run` should not pay for them).
+LAZY_COMMANDS = {
+    "fuzz": "lab.fuzz.cli:fuzz_cmd",
+    "replay": "lab.fuzz.cli:replay_cmd",
+    "doctor": "lab.doctor:doctor_cmd",
+    "audit": "lab.audit:audit_cmd",
+    "matrix": "lab.matrix:matrix_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if self._available(n))])
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        import importlib.util
+
+        try:
+            return importlib.util.find_spec(LAZY_COMMANDS[name].split(":")[0]) is not None
+        except ModuleNotFoundError:  # its parent package is not there yet
+            return False
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and self._available(name):
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """A reproducible chord failure lab: real Redis, real Celery workers, verdicts with proof."""
 
