@@ -1,0 +1,64 @@
+"""Shared fixtures: every test gets its own results store, and no test may leave a process behind.
+
+Each test runs with ``LAB_RESULTS`` pointing at its own temporary folder, so
+records never mix and the repo's ``results/`` is never touched.  After each
+test, any redis-server or celery worker whose working directory lies inside
+that folder is a leak: the test fails and the leak is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def processes_under(root: Path) -> list[psutil.Process]:
+    root_s = str(root)
+    found = []
+    for p in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            if "redis-server" not in cmd and "celery" not in cmd:
+                continue
+            if p.cwd().startswith(root_s) or root_s in cmd:
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return [p for p in found if p.status() != psutil.STATUS_ZOMBIE] if found else []
+
+
+@pytest.fixture(autouse=True)
+def lab_results(tmp_path, monkeypatch) -> Path:
+    """An isolated results store for this test; fails the test if a lab process outlives it."""
+    store = tmp_path / "results"
+    monkeypatch.setenv("LAB_RESULTS", str(store))
+    yield store
+    deadline = time.time() + 5  # teardown is SIGKILL + reap: give the kernel a moment, not a sleep
+    leaked = processes_under(tmp_path)
+    while leaked and time.time() < deadline:
+        time.sleep(0.05)
+        leaked = [p for p in leaked if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    if leaked:
+        desc = [f"{p.pid} {' '.join(p.cmdline())[:120]}" for p in leaked if p.is_running()]
+        for p in leaked:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if desc:
+            pytest.fail(f"processes outlived the test: {desc}")
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def lab_env(store: Path) -> dict[str, str]:
+    """The environment for a `python -m lab` subprocess using this store."""
+    root = Path(__file__).resolve().parent.parent
+    return {**os.environ, "LAB_RESULTS": str(store), "PYTHONPATH": str(root)}
