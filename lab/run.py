@@ -16,17 +16,18 @@ import random
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from lab import brokers, ledger, observe, records
-from lab.send import chord_size_ttls, send_chords
 from lab.celery_app import build_app, release
 from lab.judge import Verdict, judge, summarize
 from lab.nemesis import Nemesis
 from lab.processes import NodeNotReady, ProcessOwner, install_signal_handlers
-from lab.scenario import Scenario
-from lab.topology import Topology, bring_up
 from lab.errors import LabSetupError
+from lab.scenario import Scenario
+from lab.send import chord_size_ttls, send_chords
+from lab.topology import Topology, bring_up
 
 POLL_S = 0.05
 
@@ -59,22 +60,23 @@ def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch,
     watch.poll()
     queues = observe.known_queues(topo.scenario.to_dict(), sent, watch.events)
     if topo.scenario.broker == "redis":
-        broker = observe.probe_redis_broker(topo.redis.client(0), queues)
+        broker = observe.probe_redis_broker(topo.broker_client(), queues)
     else:
         broker = observe.probe_rabbitmq_broker(app, queues)
-    workers = observe.probe_workers(app, len(topo.workers))
+    workers = observe.probe_workers(app, len(topo.scenario.workers))
     if topo.scenario.backend == "redis":
         backend = observe.probe_redis_backend(app, sent)
     elif topo.scenario.backend == "database":
         backend = observe.probe_database_backend(app, sent)
     else:
         backend = {"kind": topo.scenario.backend, "metas": {}}
-    logs = observe.worker_log_lines({w.hostname: w.node.log_path for w in topo.workers})
+    logs = observe.worker_log_lines({w.hostname: w.node.log_path for w in topo.workers if w.node is not None})
     return {"t": time.time(), "quiesced": quiesced, "broker": broker, "workers": workers, "backend": backend, "logs": logs}
 
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Reporter | None = None,
                  scenario_ref: str | None = None) -> RunResult:
+    """Bring the scenario's topology up, exercise it, record the run; every process is stopped on return."""
     rep = reporter or Reporter()
     seed = seed if seed is not None else random.randrange(2**31)
     run_id = records.new_run_id(scenario.name)
@@ -82,88 +84,18 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
     run_dir.mkdir(parents=True, exist_ok=True)
     install_signal_handlers()
     started_at = time.time()
-    timeline: list[dict[str, Any]] = [{"t": started_at, "kind": "run", "what": f"run {run_id} started"}]
-    timings: dict[str, float] = {}
     topo: Topology | None = None
-    recorded = False
+    result: RunResult | None = None
     try:
         with ProcessOwner(run_dir) as owner:
             try:
                 topo = bring_up(scenario, run_id, run_dir, owner, on_step=rep.step)
             except NodeNotReady as e:
                 raise LabSetupError(str(e)) from None
-            timings["boot_s"] = topo.boot_s
-            timeline += [{"t": topo.redis.ready_at, "kind": "ready", "what": "redis-server"}]
-            timeline += [{"t": w.ready_at, "kind": "ready", "what": w.spec.name} for w in topo.workers]
-
-            ledger.configure(run_dir / "ledger", "producer")
-            ledger.connect_signals()
-            app = build_app(topo.producer_spec)
-            watch = observe.LedgerWatch(run_dir / "ledger")
-            nemesis = Nemesis(scenario.faults, topo, timeline)
-
-            rep.step(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
-            t_send = time.time()
-            sent = send_chords(app, scenario, seed)
-            size_ttls = chord_size_ttls(app, sent) if scenario.backend == "redis" else []
-            timeline.append({"t": t_send, "kind": "sent", "what": f"{len(sent)} chord(s) sent"})
-            nemesis.fire("after-sent", watch, sent)
-
-            def tick(total: int, started: int, ended: int) -> None:
-                rep.progress(total, started, ended)
-                if started:
-                    nemesis.fire("after-parts-started", watch, sent)
-                if ended >= total:
-                    nemesis.fire("after-parts-ended", watch, sent)
-
-            quiescence = observe.wait_for_quiescence(watch, sent, quiet=scenario.quiet,
-                                                     bound=_quiesce_bound(scenario) + nemesis.extra_time(),
-                                                     on_progress=tick)
-            nemesis.fire_remaining(watch, sent)
-            nemesis.heal_all()
-            timeline.append({"t": quiescence["t"], "kind": "quiesced", "what": quiescence["how"]})
-            timings["header_s"] = quiescence["t"] - t_send
-
-            # Probe and judge until every verdict is final, or the settle bound passes.
-            deadline = time.time() + scenario.settle
-            obs: dict[str, Any] = {}
-            while True:
-                probe = probe_all(topo, app, sent, watch, quiesced=True)
-                obs = {
-                    "run_id": run_id, "scenario": scenario.to_dict(), "seed": seed, "started_at": started_at,
-                    "topology": topo.describe(), "chords": sent, "size_ttls": size_ttls, "quiescence": quiescence,
-                    "ledger": list(watch.events), "probe": probe, "timeline": timeline,
-                }
-                verdicts = judge(obs)
-                if all(v.final for v in verdicts) or time.time() >= deadline:
-                    break
-                time.sleep(POLL_S)
-            t_verdict = time.time()
-            timings["verdict_after_quiesce_s"] = t_verdict - quiescence["t"]
-            last_part_end = max((e["t"] for e in watch.events if e["event"] == "end"
-                                 and e.get("task_id") in {h for c in sent for h in c["header_ids"]}), default=None)
-            if last_part_end:
-                timings["verdict_after_last_part_s"] = t_verdict - last_part_end
-            obs["finished_at"] = t_verdict
-            outcome = summarize(obs["scenario"], verdicts)
-            timings["elapsed_s"] = t_verdict - started_at
-            record = {
-                "run_id": run_id, "scenario": scenario.name, "scenario_ref": scenario_ref or scenario.name,
-                "expected": scenario.expect, "seed": seed,
-                "versions": records.versions(topo.redis.version), "git": records.git_revision(),
-                "replay": records.replay_command(scenario_ref or scenario.name, seed),
-                "command": records.command_line(),
-                "started_at": started_at, "elapsed_s": round(t_verdict - started_at, 3), "timings": timings,
-                "observations": obs,  # raw, stored before (and beside) the judgement
-                "verdicts": [v.to_dict() for v in verdicts], "outcome": outcome,
-                "run_dir": str(run_dir),
-            }
-            release(app)
-            records.append(record)
-            recorded = True
+            result = exercise(topo, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=started_at)
             t_down = time.time()
-        timings["teardown_s"] = time.time() - t_down
-        return RunResult(record, verdicts, outcome, timings)
+        result.timings["teardown_s"] = time.time() - t_down
+        return result
     finally:
         ledger.configure(None, "producer")
         if topo is not None:
@@ -171,5 +103,91 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
                 brokers.drop_rabbitmq_vhost(topo.extras["vhost"])
             if topo.extras.get("database"):
                 brokers.drop_database(topo.extras["database"])
-        if not recorded:
+        if result is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was recorded: leave nothing half-made
+
+
+def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario_ref: str | None = None,
+             started_at: float | None = None) -> RunResult:
+    """Send the chords into a topology that is up, let the nemesis act, observe, judge, and record.
+
+    ``topo`` is a local ``Topology``, or any object with the same attributes
+    (``lab.attach`` gives one for a topology someone else started).
+    """
+    rep = reporter or Reporter()
+    scenario: Scenario = topo.scenario
+    run_id, run_dir = topo.run_id, topo.run_dir
+    started_at = started_at or time.time()
+    timeline: list[dict[str, Any]] = [{"t": started_at, "kind": "run", "what": f"run {run_id} started"}]
+    timings: dict[str, float] = {"boot_s": topo.boot_s}
+    if topo.redis is not None:
+        timeline.append({"t": topo.redis.ready_at, "kind": "ready", "what": "redis-server"})
+    timeline += [{"t": w.ready_at, "kind": "ready", "what": w.spec.name} for w in topo.workers]
+
+    (run_dir / "ledger").mkdir(parents=True, exist_ok=True)
+    ledger.configure(topo.producer_spec["ledger_dir"], "producer")
+    ledger.connect_signals()
+    app = build_app(topo.producer_spec)
+    watch = observe.LedgerWatch(Path(topo.producer_spec["ledger_dir"]))
+    nemesis = Nemesis(scenario.faults, topo, timeline)
+
+    rep.step(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
+    t_send = time.time()
+    sent = send_chords(app, scenario, seed)
+    size_ttls = chord_size_ttls(app, sent) if scenario.backend == "redis" else []
+    timeline.append({"t": t_send, "kind": "sent", "what": f"{len(sent)} chord(s) sent"})
+    nemesis.fire("after-sent", watch, sent)
+
+    def tick(total: int, started: int, ended: int) -> None:
+        rep.progress(total, started, ended)
+        if started:
+            nemesis.fire("after-parts-started", watch, sent)
+        if ended >= total:
+            nemesis.fire("after-parts-ended", watch, sent)
+
+    quiescence = observe.wait_for_quiescence(watch, sent, quiet=scenario.quiet,
+                                             bound=_quiesce_bound(scenario) + nemesis.extra_time(),
+                                             on_progress=tick)
+    nemesis.fire_remaining(watch, sent)
+    nemesis.heal_all()
+    timeline.append({"t": quiescence["t"], "kind": "quiesced", "what": quiescence["how"]})
+    timings["header_s"] = quiescence["t"] - t_send
+
+    # Probe and judge until every verdict is final, or the settle bound passes.
+    deadline = time.time() + scenario.settle
+    while True:
+        probe = probe_all(topo, app, sent, watch, quiesced=True)
+        obs = {
+            "run_id": run_id, "scenario": scenario.to_dict(), "seed": seed, "started_at": started_at,
+            "topology": topo.describe(), "chords": sent, "size_ttls": size_ttls, "quiescence": quiescence,
+            "ledger": list(watch.events), "probe": probe, "timeline": timeline,
+        }
+        verdicts = judge(obs)
+        if all(v.final for v in verdicts) or time.time() >= deadline:
+            break
+        time.sleep(POLL_S)
+    t_verdict = time.time()
+    timings["verdict_after_quiesce_s"] = t_verdict - quiescence["t"]
+    header_ids = {h for c in sent for h in c["header_ids"]}
+    last_part_end = max((e["t"] for e in watch.events if e["event"] == "end" and e.get("task_id") in header_ids), default=None)
+    if last_part_end:
+        timings["verdict_after_last_part_s"] = t_verdict - last_part_end
+    obs["finished_at"] = t_verdict
+    outcome = summarize(obs["scenario"], verdicts)
+    timings["elapsed_s"] = t_verdict - started_at
+    record = {
+        "run_id": run_id, "scenario": scenario.name, "scenario_ref": scenario_ref or scenario.name,
+        "expected": scenario.expect, "seed": seed,
+        "versions": records.versions(topo.redis.version if topo.redis is not None else None),
+        "git": records.git_revision(),
+        "replay": records.replay_command(scenario_ref or scenario.name, seed),
+        "command": records.command_line(),
+        "started_at": started_at, "elapsed_s": round(t_verdict - started_at, 3), "timings": timings,
+        "observations": obs,  # raw, stored before (and beside) the judgement
+        "verdicts": [v.to_dict() for v in verdicts], "outcome": outcome,
+        "run_dir": str(run_dir),
+    }
+    release(app)
+    records.append(record)
+    ledger.configure(None, "producer")
+    return RunResult(record, verdicts, outcome, timings)
