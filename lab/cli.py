@@ -116,6 +116,7 @@ LAZY_COMMANDS = {
     "doctor": "lab.doctor:doctor_cmd",
     "audit": "lab.audit:audit_cmd",
     "matrix": "lab.matrix:matrix_cmd",
+    "attach": "lab.attach:attach_cmd",
 }
 
 
@@ -169,10 +170,16 @@ def list_cmd() -> None:
 @click.option("--seed", type=int, default=None, help="Seed for chord values; recorded, and replayable.")
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
 @click.option("--runs", type=click.IntRange(1, 1000), default=1, help="Run it this many times (seeds seed, seed+1, ...).")
-def run(scenario: str, seed: int | None, as_json: bool, runs: int) -> None:
+@click.option("--celery", "celery_versions", default=None, metavar="VERSIONS",
+              help="Run it on each of these Celery versions (5.4 = latest 5.4.x, 5.3.6 = exactly), each in its own environment.")
+def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versions: str | None) -> None:
     """Bring SCENARIO's topology up, send its chords, print verdicts with proof, and record the run.
 
     SCENARIO is a name from `lab list` or a path to a scenario script."""
+    if celery_versions is not None:  # the version matrix for one scenario: lab/matrix.py
+        from lab.matrix import run_across_versions
+
+        sys.exit(run_across_versions(scenario, celery_versions, seed, as_json, runs))
     s = load(scenario)
     statuses = []
     for i in range(runs):

@@ -8,6 +8,12 @@ scenario worker, each with its own ``-Q``, ``-n``, ``--concurrency``,
 ``--pool``, task code and log file.  Readiness is evidence: a PING, then each
 worker's own "ready." log line, with a bound.  Every process belongs to the
 run's ``ProcessOwner`` and is gone when the ``with`` block ends.
+
+A worker (or the scenario) may name its own ``result_backend`` or
+``broker_url`` in its config, with ``{redis}`` standing for the run's
+redis-server (``redis://{redis}/2``): that is how a producer and its workers
+end up on different result databases.  ``restart_worker`` is the nemesis's
+heal after a kill: the same worker, hostname, app spec and log, started again.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from lab.scenario import Scenario, Worker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT = 30.0
+URL_SETTINGS = ("result_backend", "broker_url")  # settings a scenario may point elsewhere, with {redis}
 
 
 @dataclass
@@ -37,12 +44,16 @@ class WorkerNode:
     node: Node
     app_spec: dict[str, Any]
     ready_at: float = 0.0
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    restarts: list[dict[str, Any]] = field(default_factory=list)  # earlier lives: pid, until
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.spec.name, "hostname": self.hostname, "queues": list(self.spec.queues) if self.spec.queues else None,
                 "concurrency": self.spec.concurrency, "pool": self.spec.pool,
                 "tasks": self.app_spec["tasks"], "pid": self.node.pid, "ready_at": self.ready_at,
-                "log": str(self.node.log_path)}
+                "log": str(self.node.log_path), "result_backend": self.app_spec["result_backend"],
+                **({"earlier_lives": self.restarts} if self.restarts else {})}
 
 
 @dataclass
@@ -59,8 +70,35 @@ class Topology:
     extras: dict[str, Any] = field(default_factory=dict)  # vhost, database: cleaned up by the owner of the run
     boot_s: float = 0.0
 
+    def broker_client(self):
+        """A client on the broker's Redis database, for peeking at queues."""
+        return self.redis.client(0)
+
     def worker(self, name: str) -> WorkerNode:
         return next(w for w in self.workers if w.spec.name == name)
+
+    def restart_worker(self, name: str, timeout: float = WORKER_READY_TIMEOUT) -> WorkerNode:
+        """Start worker ``name`` again: same hostname, app spec and log; return once it logged "ready.".
+
+        Whatever is left of its earlier life (a stopped or orphaned process
+        group) is killed first, so two lives never consume at once.
+        """
+        wn = self.worker(name)
+        old = wn.node
+        wn.restarts.append({"pid": old.pid, "until": time.time(),
+                            "exit": old.returncode if old.returncode is not None else "killed by the lab"})
+        old.kill()
+        since = old.log_size()
+        wn.node = self.owner.spawn(name, wn.argv, env=wn.env, cwd=self.run_dir)
+        wn.node.wait_for_log(r"\bready\.", timeout, since=since)
+        wn.ready_at = time.time()
+        return wn
+
+    def backend_urls(self) -> dict[str, str]:
+        """Every result backend URL in use, by who uses it: the producer and each worker."""
+        urls = {"producer": self.result_backend}
+        urls.update({w.hostname: w.app_spec["result_backend"] for w in self.workers})
+        return urls
 
     def describe(self) -> dict[str, Any]:
         return {"redis": {"port": self.redis.port, "version": self.redis.version, "ready_at": self.redis.ready_at,
@@ -87,6 +125,16 @@ def _pythonpath(scenario: Scenario) -> str:
     return os.pathsep.join(paths)
 
 
+def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
+    """The broker/backend URLs a config names for itself, with {redis} filled in."""
+    here = f"{redis.url(0).split('://', 1)[1].rsplit('/', 1)[0]}"
+    return {k: config[k].replace("{redis}", here) for k in URL_SETTINGS if isinstance(config.get(k), str)}
+
+
+def _without_urls(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in URL_SETTINGS}
+
+
 def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None) -> Topology:
     """Start redis-server and every worker; return when all are ready (or raise NodeNotReady)."""
     t0 = time.time()
@@ -101,20 +149,26 @@ def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner
     result_backend = {"redis": redis.url(1), "rpc": "rpc://"}.get(scenario.backend)
     if scenario.backend == "database":
         result_backend, extras["database"] = brokers.database_url(run_id, run_dir)
-    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=scenario.config,
+    shared = _own_urls(scenario.config, redis)
+    broker_url = shared.get("broker_url", broker_url)
+    result_backend = shared.get("result_backend", result_backend)
+    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=_without_urls(scenario.config),
                              tasks=list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer")
     topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras)
     env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
     short = run_id.rsplit("-", 1)[-1]
     for w in scenario.workers:
         hostname = f"{w.name}@{scenario.name}-{short}"
-        spec = app_spec(broker_url=broker_url, result_backend=result_backend, config={**scenario.config, **w.config},
+        own = _own_urls(w.config, redis)  # a worker deployed with another broker or backend URL
+        spec = app_spec(broker_url=own.get("broker_url", broker_url), result_backend=own.get("result_backend", result_backend),
+                        config=_without_urls({**scenario.config, **w.config}),
                         tasks=list(w.tasks or scenario.tasks), ledger_dir=str(run_dir / "ledger"), node=hostname)
         spec_path = run_dir / f"app-{w.name}.json"
         spec_path.write_text(json.dumps(spec, indent=2, default=repr))
         say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'})")
-        node = owner.spawn(w.name, _worker_argv(w, hostname), env={**env, "LAB_APP": str(spec_path)}, cwd=run_dir)
-        topo.workers.append(WorkerNode(w, hostname, node, spec))
+        argv, wenv = _worker_argv(w, hostname), {**env, "LAB_APP": str(spec_path)}
+        node = owner.spawn(w.name, argv, env=wenv, cwd=run_dir)
+        topo.workers.append(WorkerNode(w, hostname, node, spec, argv=argv, env=wenv))
     for wn in topo.workers:  # boot in parallel, then await each one's own ready line
         wn.node.wait_for_log(r"\bready\.", WORKER_READY_TIMEOUT)
         wn.ready_at = time.time()
