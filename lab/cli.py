@@ -28,7 +28,6 @@ from rich.text import Text
 from lab import records
 from lab.errors import LabError
 from lab.judge import CAUSES, judge, summarize
-from lab.run import Reporter, run_scenario
 from lab.scenario import load, load_file, scenario_paths
 
 EXIT = {"matched": 0, "mismatched": 1, "unknown": 2}
@@ -41,7 +40,9 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-class ConsoleReporter(Reporter):
+class ConsoleReporter:
+    """The run's progress for a person (the interface of lab.run.Reporter)."""
+
     def __init__(self, console: Console):
         self.console = console
         self.status = None
@@ -117,6 +118,8 @@ LAZY_COMMANDS = {
     "audit": "lab.audit:audit_cmd",
     "matrix": "lab.matrix:matrix_cmd",
     "attach": "lab.attach:attach_cmd",
+    "compose": "lab.compose:compose_cmd",
+    "clean": "lab.docker_runtime:clean_cmd",
 }
 
 
@@ -172,10 +175,14 @@ def list_cmd() -> None:
 @click.option("--runs", type=click.IntRange(1, 1000), default=1, help="Run it this many times (seeds seed, seed+1, ...).")
 @click.option("--celery", "celery_versions", default=None, metavar="VERSIONS",
               help="Run it on each of these Celery versions (5.4 = latest 5.4.x, 5.3.6 = exactly), each in its own environment.")
-def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versions: str | None) -> None:
+@click.option("--runtime", type=click.Choice(["process", "docker"]), default="process", show_default=True, envvar="LAB_RUNTIME",
+              help="Run the topology as local processes, or as containers (needs a Docker engine).")
+def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versions: str | None, runtime: str) -> None:
     """Bring SCENARIO's topology up, send its chords, print verdicts with proof, and record the run.
 
     SCENARIO is a name from `lab list` or a path to a scenario script."""
+    if celery_versions is not None and runtime != "process":
+        raise click.UsageError("--celery runs each version in a local environment; drop --runtime docker to use it.")
     if celery_versions is not None:  # the version matrix for one scenario: lab/matrix.py
         from lab.matrix import run_across_versions
 
@@ -186,8 +193,11 @@ def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versio
         rep = ConsoleReporter(out)
         out.print(f"[bold]{s.name}[/bold]: {s.description}")
         out.print(f"[dim]{s.summary()}; expects {s.expect}[/dim]")
+        from lab.run import run_scenario  # imported here: doctor and audit start faster without it
+
         try:
-            result = run_scenario(s, seed=None if seed is None else seed + i, reporter=rep, scenario_ref=scenario)
+            result = run_scenario(s, seed=None if seed is None else seed + i, reporter=rep, scenario_ref=scenario,
+                                  runtime=runtime)
         finally:
             rep.done()
         rec = result.record
