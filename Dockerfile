@@ -3,10 +3,15 @@
 # build from a base image it made itself.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
+# Debian's redis-server: the docker runtime (lab/docker_runtime.py) runs every node from this one image.
+RUN [ -x /usr/bin/redis-server ] || (apt-get update && apt-get install -y --no-install-recommends redis-server \
+    && rm -rf /var/lib/apt/lists/*)
 WORKDIR /lab
+# The dependencies in a layer of their own (an empty package stands in for the code), so that a
+# change to the code rebuilds only the copies below; the editable install finds the real lab/.
 COPY pyproject.toml README.md ./
+RUN mkdir lab && touch lab/__init__.py && pip install --no-cache-dir -e . && rm -r lab
 COPY lab ./lab
 COPY scenarios ./scenarios
 COPY docker ./docker
-RUN pip install --no-cache-dir -e .
 CMD ["python", "-m", "lab", "list"]

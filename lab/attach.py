@@ -36,6 +36,7 @@ class AttachedWorker:
     hostname: str
     ready_at: float
     node: None = None
+    app_spec: dict[str, Any] = field(default_factory=dict)  # the spec it runs with (the observer compares backends)
 
 
 @dataclass
@@ -106,7 +107,8 @@ def attach(scenario: Scenario, spec: dict[str, Any], *, seed: int | None = None,
     finally:
         release(app)
     hosts = sorted(seen)
-    workers = [AttachedWorker(w, hosts[i] if i < len(hosts) else w.name, seen.get(hosts[i], t0) if i < len(hosts) else t0)
+    workers = [AttachedWorker(w, hosts[i] if i < len(hosts) else w.name, seen.get(hosts[i], t0) if i < len(hosts) else t0,
+                              app_spec=spec)
                for i, w in enumerate(scenario.workers)]
     topo = AttachedTopology(scenario, run_id, run_dir, {**spec, "node": "producer"}, workers, boot_s=time.time() - t0)
     return exercise(topo, seed=seed, reporter=reporter, scenario_ref=scenario_ref, started_at=t0)

@@ -15,13 +15,20 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from lab.errors import LabSetupError
 
 RABBITMQ_HOST = os.environ.get("LAB_RABBITMQ_HOST", "127.0.0.1")
 RABBITMQ_PORT = int(os.environ.get("LAB_RABBITMQ_PORT", "5672"))
-POSTGRES_URL = os.environ.get("LAB_POSTGRES_URL", "")  # e.g. postgresql://postgres@127.0.0.1:5432
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
+_dropped: set[str] = set()  # vhosts and databases this process dropped already: a second drop is a no-op
+
+
+def postgres_url() -> str:
+    """``LAB_POSTGRES_URL`` (e.g. postgresql://postgres@127.0.0.1:5432), read when a run starts; empty: SQLite."""
+    return os.environ.get("LAB_POSTGRES_URL", "").rstrip("/")
 
 
 def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -47,47 +54,90 @@ def _rabbitmqctl(*args: str) -> None:
         raise LabSetupError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
 
 
-def rabbitmq_vhost(run_id: str) -> tuple[str, str]:
-    """Create the run's own vhost; return (broker URL, vhost name)."""
+def rabbitmq_vhost(run_id: str, *, before_create=None) -> tuple[str, str]:
+    """Create the run's own vhost; return (broker URL, vhost name).
+
+    ``before_create(vhost)`` is called first, so whoever must drop it knows its name even if we die mid-create."""
     why = rabbitmq_unavailable()
     if why:
         raise LabSetupError(why + ".")
     vhost = f"lab-{run_id}"
+    if before_create:
+        before_create(vhost)
     _rabbitmqctl("add_vhost", vhost)
     _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     return f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}", vhost
 
 
 def drop_rabbitmq_vhost(vhost: str) -> None:
+    if vhost in _dropped:
+        return
     subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=30)
+    _dropped.add(vhost)
 
 
-def database_url(run_id: str, run_dir: Path) -> tuple[str, str]:
-    """The run's database backend: PostgreSQL when LAB_POSTGRES_URL is set, else a SQLite file."""
-    if not POSTGRES_URL:
+def cleanup_argv(kind: str, name: str) -> list[str]:
+    """The command that drops a run's vhost or database from outside the lab (the reaper runs it if the lab dies)."""
+    if kind == "vhost":
+        return ["rabbitmqctl", "delete_vhost", name]
+    root = str(Path(__file__).resolve().parent.parent)
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r}); from lab.brokers import drop_database; "
+            "drop_database(sys.argv[1])", name]
+
+
+def postgres_unavailable(url: str | None = None) -> str | None:
+    """Why a PostgreSQL run cannot happen here, or None when it can."""
+    url = url or postgres_url() or POSTGRES_DEFAULT
+    try:
+        import psycopg2
+    except ImportError:
+        return "psycopg2 is not installed: pip install 'chord-failure-lab[postgres]'"
+    try:
+        psycopg2.connect(url + "/postgres", connect_timeout=3).close()
+    except psycopg2.OperationalError as e:
+        return f"no PostgreSQL answers at {url} ({str(e).strip().splitlines()[0]}): start one, or set LAB_POSTGRES_URL"
+    return None
+
+
+def database_url(run_id: str, run_dir: Path, *, engine: str | None = None, before_create=None) -> tuple[str, str]:
+    """The run's database backend: PostgreSQL when LAB_POSTGRES_URL is set (or ``engine="postgresql"``,
+    then at LAB_POSTGRES_URL or the default local server), else a SQLite file in the run's folder."""
+    url = postgres_url() or (POSTGRES_DEFAULT if engine == "postgresql" else "")
+    if engine == "sqlite":
+        url = ""
+    if not url:
         path = run_dir / "results.sqlite"
         return f"db+sqlite:///{path}", str(path)
+    why = postgres_unavailable(url)
+    if why:
+        raise LabSetupError(f"{why}; or unset LAB_POSTGRES_URL to use SQLite.")
     import psycopg2
 
     name = "lab_" + "".join(ch if ch.isalnum() else "_" for ch in run_id).lower()
-    try:
-        conn = psycopg2.connect(POSTGRES_URL + "/postgres", connect_timeout=3)
-    except psycopg2.OperationalError as e:
-        raise LabSetupError(f"PostgreSQL at {POSTGRES_URL} is unreachable ({str(e).strip().splitlines()[0]}): start it, or unset LAB_POSTGRES_URL to use SQLite.") from None
+    if before_create:
+        before_create(name)
+    conn = psycopg2.connect(url + "/postgres", connect_timeout=3)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    return f"db+{POSTGRES_URL}/{name}", name
+    driver = url.replace("postgresql://", "postgresql+psycopg2://", 1)  # SQLAlchemy 2.1 would pick psycopg 3
+    return f"db+{driver}/{name}", name
 
 
 def drop_database(name: str) -> None:
-    if not POSTGRES_URL or name.endswith(".sqlite"):
+    """Drop the run's own PostgreSQL database (a SQLite file goes with the run's folder)."""
+    url = postgres_url() or POSTGRES_DEFAULT
+    if name.endswith(".sqlite") or name in _dropped:
         return
     import psycopg2
 
-    conn = psycopg2.connect(POSTGRES_URL + "/postgres", connect_timeout=3)
+    try:
+        conn = psycopg2.connect(url + "/postgres", connect_timeout=3)
+    except psycopg2.OperationalError:  # the server went away: nothing we can drop
+        return
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
+    _dropped.add(name)

@@ -25,11 +25,12 @@ from lab.judge import Verdict, judge, summarize
 from lab.nemesis import Nemesis
 from lab.processes import NodeNotReady, ProcessOwner, install_signal_handlers
 from lab.errors import LabSetupError
-from lab.scenario import Scenario
+from lab.scenario import DOCKER_FAULT_KINDS, Scenario
 from lab.send import chord_size_ttls, send_chords
 from lab.topology import Topology, bring_up
 
 POLL_S = 0.05
+_unreleased: list = []  # producer apps of runs interrupted before they let go (released in run_scenario's finally)
 
 
 @dataclass
@@ -56,27 +57,57 @@ def _quiesce_bound(s: Scenario) -> float:
     return work / slots + longest + 15.0
 
 
+def _unreachable(probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A probe's reading, or what made it fail: a server that went away is an observation, not a crash."""
+    try:
+        return probe()
+    except Exception as e:  # redis ConnectionError, kombu OperationalError, OSError...
+        return {"error": f"{type(e).__name__}: {str(e).strip()[:300]}"}
+
+
 def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch, quiesced: bool) -> dict[str, Any]:
     watch.poll()
     queues = observe.known_queues(topo.scenario.to_dict(), sent, watch.events)
+    lost = None
+    redis_node = getattr(getattr(topo, "redis", None), "node", None)
+    if redis_node is not None and not redis_node.alive():  # no heal left it down: nobody planned this
+        code = redis_node.returncode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        lost = f"redis-server (pid {redis_node.pid}, port {topo.redis.port}) is gone ({how})"
     if topo.scenario.broker == "redis":
-        broker = observe.probe_redis_broker(topo.broker_client(), queues)
+        broker = _unreachable(lambda: observe.probe_redis_broker(topo.broker_client(), queues))
     else:
-        broker = observe.probe_rabbitmq_broker(app, queues)
+        broker = _unreachable(lambda: observe.probe_rabbitmq_broker(app, queues))
     workers = observe.probe_workers(app, len(topo.scenario.workers))
     if topo.scenario.backend == "redis":
-        backend = observe.probe_redis_backend(app, sent)
+        backend = _unreachable(lambda: observe.probe_redis_backend(app, sent))
+        elsewhere = observe.probe_worker_backends(topo, sent)  # workers deployed with another result backend
+        if elsewhere:
+            backend["worker_backends"] = elsewhere
     elif topo.scenario.backend == "database":
         backend = observe.probe_database_backend(app, sent)
+    elif topo.scenario.backend == "rpc":
+        backend = observe.probe_rpc_backend(app, sent)
     else:
         backend = {"kind": topo.scenario.backend, "metas": {}}
     logs = observe.worker_log_lines({w.hostname: w.node.log_path for w in topo.workers if w.node is not None})
-    return {"t": time.time(), "quiesced": quiesced, "broker": broker, "workers": workers, "backend": backend, "logs": logs}
+    return {"t": time.time(), "quiesced": quiesced, "broker": broker, "workers": workers, "backend": backend, "logs": logs,
+            **({"lost": lost} if lost else {})}
 
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Reporter | None = None,
-                 scenario_ref: str | None = None) -> RunResult:
-    """Bring the scenario's topology up, exercise it, record the run; every process is stopped on return."""
+                 scenario_ref: str | None = None, runtime: str = "process") -> RunResult:
+    """Bring the scenario's topology up, exercise it, record the run; every process is stopped on return.
+
+    ``runtime="docker"``: the topology runs as containers (``lab.docker_runtime``)."""
+    if runtime == "docker":
+        from lab.docker_runtime import run_scenario_in_docker
+
+        return run_scenario_in_docker(scenario, seed=seed, reporter=reporter, scenario_ref=scenario_ref)
+    docker_only = sorted({f.kind for f in scenario.faults if f.kind in DOCKER_FAULT_KINDS})
+    if docker_only:
+        raise LabSetupError(f"scenario {scenario.name!r} has the fault(s) {', '.join(docker_only)}, which only a "
+                            "container engine gives: run it with --runtime docker.")
     rep = reporter or Reporter()
     seed = seed if seed is not None else random.randrange(2**31)
     run_id = records.new_run_id(scenario.name)
@@ -97,6 +128,8 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
         result.timings["teardown_s"] = time.time() - t_down
         return result
     finally:
+        while _unreleased:  # interrupted mid-run: let go now, or AsyncResult.__del__ retries at exit
+            release(_unreleased.pop())
         ledger.configure(None, "producer")
         if topo is not None:
             if topo.extras.get("vhost"):
@@ -128,13 +161,15 @@ def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario
     ledger.configure(topo.producer_spec["ledger_dir"], "producer")
     ledger.connect_signals()
     app = build_app(topo.producer_spec)
+    _unreleased.append(app)
     watch = observe.LedgerWatch(Path(topo.producer_spec["ledger_dir"]))
-    nemesis = Nemesis(scenario.faults, topo, timeline)
+    make_nemesis = getattr(topo, "make_nemesis", None)  # a docker topology brings faults of its own
+    nemesis = make_nemesis(scenario.faults, timeline) if make_nemesis else Nemesis(scenario.faults, topo, timeline)
 
     rep.step(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
     t_send = time.time()
     sent = send_chords(app, scenario, seed)
-    size_ttls = chord_size_ttls(app, sent) if scenario.backend == "redis" else []
+    size_ttls = (_unreachable(lambda: {"ttls": chord_size_ttls(app, sent)}).get("ttls") or []) if scenario.backend == "redis" else []
     timeline.append({"t": t_send, "kind": "sent", "what": f"{len(sent)} chord(s) sent"})
     nemesis.fire("after-sent", watch, sent)
 
@@ -163,9 +198,13 @@ def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario
             "ledger": list(watch.events), "probe": probe, "timeline": timeline,
         }
         verdicts = judge(obs)
-        if all(v.final for v in verdicts) or time.time() >= deadline:
+        # A probe is a consistent snapshot only if the ledger did not move while the broker and
+        # backend were read: a callback that ended mid-probe would look "ran, no meta" or "never ran".
+        moved = watch.poll()
+        if (all(v.final for v in verdicts) and not moved) or time.time() >= deadline:
             break
-        time.sleep(POLL_S)
+        if not moved:
+            time.sleep(POLL_S)
     t_verdict = time.time()
     timings["verdict_after_quiesce_s"] = t_verdict - quiescence["t"]
     header_ids = {h for c in sent for h in c["header_ids"]}
@@ -180,7 +219,8 @@ def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario
         "expected": scenario.expect, "seed": seed,
         "versions": records.versions(topo.redis.version if topo.redis is not None else None),
         "git": records.git_revision(),
-        "replay": records.replay_command(scenario_ref or scenario.name, seed),
+        "replay": records.replay_command(scenario_ref or scenario.name, seed)
+                  + (" --runtime docker" if obs["topology"].get("runtime") == "docker" else ""),
         "command": records.command_line(),
         "started_at": started_at, "elapsed_s": round(t_verdict - started_at, 3), "timings": timings,
         "observations": obs,  # raw, stored before (and beside) the judgement
@@ -188,6 +228,7 @@ def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario
         "run_dir": str(run_dir),
     }
     release(app)
+    _unreleased.remove(app)
     records.append(record)
     ledger.configure(None, "producer")
     return RunResult(record, verdicts, outcome, timings)

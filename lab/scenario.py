@@ -39,6 +39,13 @@ FAULT_KINDS = (
     "flushdb",
     "fill-redis",  # fill Redis up to maxmemory
 )
+# Faults only the docker runtime gives (lab/docker_runtime.py): a network, a container engine.
+DOCKER_FAULT_KINDS = (
+    "partition-worker",  # docker network disconnect a worker from the broker, the backend, or both; then connect
+    "pause-container",  # docker pause (cgroup freezer), healed by unpause
+    "kill-container",  # docker kill, healed by docker start
+)
+FAULT_KINDS += DOCKER_FAULT_KINDS
 FAULT_TRIGGERS = ("after-sent", "after-parts-started", "after-parts-ended")
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -87,6 +94,7 @@ class Chord:
     callback_options: dict[str, Any] = field(default_factory=dict)
     part_options: dict[str, Any] = field(default_factory=dict)
     raising_parts: tuple[int, ...] = ()  # indexes of header parts that raise
+    chained_group: int = 0  # >0: parts 1..N run as a group chained after part 0: one header element with a list result (a complex header)
 
     def durations(self) -> list[float]:
         if isinstance(self.duration, tuple):
@@ -221,8 +229,12 @@ def validate(s: Any) -> Scenario:
         for fld in ("callback_options", "part_options"):
             if not isinstance(getattr(c, fld), dict):
                 raise bad(f"{fc}.{fld}", getattr(c, fld), "give a dict of signature options, e.g. {'queue': 'reports'}")
-        if not all(isinstance(p, int) and 0 <= p < max(c.header, 1) for p in c.raising_parts):
+        if not isinstance(c.raising_parts, tuple) or not all(isinstance(p, int) and 0 <= p < max(c.header, 1) for p in c.raising_parts):
             raise bad(f"{fc}.raising_parts", c.raising_parts, f"give indexes of header parts, 0 to {c.header - 1}")
+        if not isinstance(c.chained_group, int) or isinstance(c.chained_group, bool) or not 0 <= c.chained_group < max(c.header, 1):
+            raise bad(f"{fc}.chained_group", c.chained_group, f"give 0 (a flat header) or how many parts (1 to {c.header - 1}) run as a group after part 0")
+    if not isinstance(s.faults, tuple):
+        raise bad("faults", s.faults, "give a tuple of lab.Fault (or leave it out)")
     for i, f in enumerate(s.faults):
         ff = f"faults[{i}]"
         if not isinstance(f, Fault):
@@ -231,8 +243,12 @@ def validate(s: Any) -> Scenario:
             raise bad(f"{ff}.kind", f.kind, f"allowed: {', '.join(FAULT_KINDS)}")
         if f.trigger not in FAULT_TRIGGERS:
             raise bad(f"{ff}.trigger", f.trigger, f"allowed: {', '.join(FAULT_TRIGGERS)}")
-        if f.kind in ("kill-worker", "kill-pool-child", "pause-worker") and f.target not in names:
+        if f.kind in ("kill-worker", "kill-pool-child", "pause-worker", "partition-worker") and f.target not in names:
             raise bad(f"{ff}.target", f.target, f"name one of the workers: {', '.join(sorted(names))}")
+        if f.kind in ("pause-container", "kill-container") and f.target not in names | {"redis"}:
+            raise bad(f"{ff}.target", f.target, f"name one of the workers ({', '.join(sorted(names))}) or 'redis'")
+        if f.kind == "partition-worker" and f.options.get("from", "redis") not in ("broker", "backend", "redis"):
+            raise bad(f"{ff}.options['from']", f.options.get("from"), "allowed: broker, backend, redis (both)")
     for fld in ("settle", "quiet"):
         v = getattr(s, fld)
         if not isinstance(v, (int, float)) or not 0 < v <= 300:
@@ -286,14 +302,20 @@ def load_file(path: Path) -> Scenario:
         raise ScenarioError(f"{path.name}: {e}") from None
     except SyntaxError as e:
         raise ScenarioError(f"{path.name} line {e.lineno}: syntax error ({e.msg}); fix the script.") from None
-    except Exception as e:  # a user's script can raise anything; report it in one sentence
+    except (Exception, SystemExit) as e:  # a user's script can raise anything; report it in one sentence
         raise ScenarioError(f"{path.name} raised {type(e).__name__}: {e}; fix the script.") from None
     finally:
         sys.path.remove(str(path.parent))
     s = getattr(module, "scenario", None)
     if s is None:
         raise ScenarioError(f"{path.name} defines no `scenario`: bind a lab.Scenario(...) to the name `scenario`.")
-    s = validate(s)
+    try:
+        s = validate(s)
+    except ScenarioError:
+        raise
+    except Exception as e:  # a field of a type validate() does not expect (a list where a tuple goes...)
+        raise ScenarioError(f"{path.name}: a field has a value of the wrong type ({type(e).__name__}: {e}); "
+                            "compare each field with lab.Scenario, lab.Worker, lab.Chord and lab.Fault.") from None
     return dataclasses.replace(s, source=str(path))
 
 

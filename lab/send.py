@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any
 
-from celery import Celery, chord
+from celery import Celery, chain, chord
+from celery import group as group_of
 
 from lab.scenario import Scenario
 
@@ -52,15 +54,26 @@ def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, An
                 app.signature(spec.header_task, args=(v, d, i in spec.raising_parts), **spec.part_options)
                 for i, (v, d) in enumerate(zip(values, durations))
             ]
+            leaf_ids = None
+            if spec.chained_group:  # a complex header: chain(part 0, group(parts 1..N)), then the rest
+                leaf_ids = [str(uuid.uuid4()) for _ in header]
+                header = [sig.set(task_id=tid, immutable=True) for sig, tid in zip(header, leaf_ids)]
+                n = spec.chained_group
+                header = [chain(header[0], group_of(header[1:n + 1])), *header[n + 1:]]
+                values = [values[1:n + 1], *values[n + 1:]]  # the oracle: the chain's result is its group's list
             body = app.signature(spec.callback, args=tuple(spec.callback_args)).set(**spec.callback_options)
             sent_at = time.time()
-            result = chord(header, app=app)(body)
-            group = result.parent
+            try:
+                result, apply_error = chord(header, app=app)(body), None
+            except NotImplementedError as e:  # the result backend refuses chords (rpc://): that is the finding
+                result, apply_error = None, f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"
+            group = result.parent if result is not None else None
             sent.append({
+                **({"apply_error": apply_error} if apply_error else {}),
                 "index": index,
-                "chord_id": result.id,
+                "chord_id": result.id if result is not None else body.freeze().id,
                 "group_id": group.id if group is not None else None,
-                "header_ids": [r.id for r in group.results] if group is not None else [],
+                "header_ids": leaf_ids or ([r.id for r in group.results] if group is not None else []),
                 "header_task": spec.header_task,
                 "callback_task": spec.callback,
                 "header_queue": routed_queue(app, spec.header_task, spec.part_options),

@@ -12,7 +12,9 @@ run's ``ProcessOwner`` and is gone when the ``with`` block ends.
 A worker (or the scenario) may name its own ``result_backend`` or
 ``broker_url`` in its config, with ``{redis}`` standing for the run's
 redis-server (``redis://{redis}/2``): that is how a producer and its workers
-end up on different result databases.  ``restart_worker`` is the nemesis's
+end up on different result databases.  ``result_backend: "{postgres}"`` with
+the database backend asks for PostgreSQL (a database of the run's own, created
+and dropped) whatever ``LAB_POSTGRES_URL`` says.  ``restart_worker`` is the nemesis's
 heal after a kill: the same worker, hostname, app spec and log, started again.
 """
 
@@ -126,9 +128,10 @@ def _pythonpath(scenario: Scenario) -> str:
 
 
 def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
-    """The broker/backend URLs a config names for itself, with {redis} filled in."""
+    """The broker/backend URLs a config names for itself, with {redis} filled in ({postgres}: see bring_up)."""
     here = f"{redis.url(0).split('://', 1)[1].rsplit('/', 1)[0]}"
-    return {k: config[k].replace("{redis}", here) for k in URL_SETTINGS if isinstance(config.get(k), str)}
+    return {k: config[k].replace("{redis}", here) for k in URL_SETTINGS
+            if isinstance(config.get(k), str) and config[k] != "{postgres}"}
 
 
 def _without_urls(config: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +147,32 @@ def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner
     redis = start_redis(owner, run_dir, {k: str(v) for k, v in scenario.redis_options.items()})
     extras: dict[str, Any] = {}
     broker_url = redis.url(0)
-    if scenario.broker == "rabbitmq":
-        broker_url, extras["vhost"] = brokers.rabbitmq_vhost(run_id)
     result_backend = {"redis": redis.url(1), "rpc": "rpc://"}.get(scenario.backend)
-    if scenario.backend == "database":
-        result_backend, extras["database"] = brokers.database_url(run_id, run_dir)
+    try:
+        # Each shared-server resource is the owner's to drop, before it exists: even a SIGKILLed lab leaves none.
+        if scenario.broker == "rabbitmq":
+            broker_url, extras["vhost"] = brokers.rabbitmq_vhost(run_id, before_create=lambda name: owner.add_cleanup(
+                brokers.cleanup_argv("vhost", name), lambda: brokers.drop_rabbitmq_vhost(name)))
+        if scenario.backend == "database":
+            engine = "postgresql" if scenario.config.get("result_backend") == "{postgres}" else None
+            result_backend, extras["database"] = brokers.database_url(
+                run_id, run_dir, engine=engine, before_create=lambda name: owner.add_cleanup(
+                    brokers.cleanup_argv("database", name), lambda: brokers.drop_database(name)))
+        return _start_workers(scenario, run_id, run_dir, owner, say, t0, redis, broker_url, result_backend, extras)
+    except BaseException:
+        _drop_extras(extras)  # the run never gets a topology to clean up: drop its vhost and database here
+        raise
+
+
+def _drop_extras(extras: dict[str, Any]) -> None:
+    if extras.get("vhost"):
+        brokers.drop_rabbitmq_vhost(extras["vhost"])
+    if extras.get("database"):
+        brokers.drop_database(extras["database"])
+
+
+def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, say, t0: float,
+                   redis: RedisServer, broker_url: str, result_backend: str | None, extras: dict[str, Any]) -> Topology:
     shared = _own_urls(scenario.config, redis)
     broker_url = shared.get("broker_url", broker_url)
     result_backend = shared.get("result_backend", result_backend)
