@@ -17,6 +17,14 @@ The package follows the flow of a run; each module is one step:
     report.py        RESULTS.md, regenerated from the records
     timeline.py      a run drawn for teaching: terminal and SVG
     run.py           one run end to end
+    attach.py        the same flow against a topology the lab did not start
+    docker_runtime.py  the topology as containers, with network faults; compose.py writes compose files
+    livesystem.py    a scenario kept up after its verdict, for doctor
+    doctor.py        proof of why a chord is stuck in a live deployment; audit.py: the static risks
+    fuzz/            hypothesis searches chord shapes and configurations, shrinks findings, replays them
+    envs.py          an environment per Celery version, made once and cached
+    matrix.py        scenarios x Celery versions, and the matrix table
+    stability.py     how often a scenario agrees with itself across runs
     cli.py           python -m lab ...
 
 The public API for scenario scripts is re-exported here.

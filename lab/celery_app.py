@@ -67,10 +67,13 @@ def release(app: Celery) -> None:
     """
     import gc
 
+    consumer = getattr(app.backend, "result_consumer", None)
+    # Closing the pubsub below drops every subscription at once: no UNSUBSCRIBE per result, which would
+    # retry for 20 s against a redis-server that is gone.
+    getattr(consumer, "subscribed_to", set()).clear()
     for mapping in getattr(app.backend, "_pending_results", None) or ():
         mapping.clear()  # the backend holds sent chords' results strongly until they are fulfilled
     gc.collect()
-    consumer = getattr(app.backend, "result_consumer", None)
     try:
         if consumer is not None:
             consumer.stop()

@@ -106,6 +106,7 @@ def _request_fields(task: Any) -> dict[str, Any]:
         "worker": getattr(req, "hostname", None) or _state["node"],
         "delivery": (getattr(req, "delivery_info", None) or {}).get("routing_key"),
         "redelivered": bool((getattr(req, "delivery_info", None) or {}).get("redelivered")),
+        "root_id": getattr(req, "root_id", None),
     }
 
 
@@ -126,6 +127,7 @@ def _on_publish(sender=None, headers=None, routing_key=None, exchange=None, body
         queue=routing_key,
         exchange=exchange,
         group_id=headers.get("group"),
+        root_id=headers.get("root_id"),
         by=_state["node"],
     )
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import json
 import os
 import re
 import signal
@@ -42,6 +43,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import psutil
 
@@ -374,6 +376,7 @@ class ProcessOwner:
         self._told: set[int] = set()   # pgids the current reaper knows about
         self._lock = threading.Lock()
         self._stop_s: float | None = None
+        self._cleanups: dict[str, Any] = {}  # reaper line (a JSON argv) → what runs it in-process at stop_all
         _become_subreaper()
 
     def __enter__(self) -> "ProcessOwner":
@@ -400,7 +403,7 @@ class ProcessOwner:
             if self._reaper is None or self._reaper.poll() is not None:
                 self._start_reaper()
                 live = {n.pid for n in self.nodes if n._popen.poll() is None}
-                payload = "".join(f"{p}\n" for p in live)
+                payload = "".join(f"{p}\n" for p in live) + "".join(f"!{c}\n" for c in self._cleanups)
             else:
                 payload = ""
             try:
@@ -416,6 +419,25 @@ class ProcessOwner:
         with self._lock:
             self._tell(f"{pgid}\n")
             self._told.add(pgid)
+
+    def add_cleanup(self, argv: list[str], now: Callable[[], None]) -> None:
+        """Something outside the run's processes to undo (a vhost, a database): ``now()`` at ``stop_all``, or
+        ``argv`` run by the reaper if the lab dies before that, even by SIGKILL."""
+        line = json.dumps(argv)
+        with self._lock:
+            self._cleanups[line] = now
+            self._tell(f"!{line}\n")
+
+    def _run_cleanups(self) -> None:
+        for line, now in list(self._cleanups.items()):
+            with contextlib.suppress(Exception):  # a server gone meanwhile: the reaper's copy is all we have left
+                now()
+                with self._lock:
+                    self._cleanups.pop(line, None)
+                    if self._reaper is not None:
+                        with contextlib.suppress(OSError, ValueError):
+                            self._reaper.stdin.write(f"-!{line}\n".encode())
+                            self._reaper.stdin.flush()
 
     def _forget(self, pgid: int) -> None:
         with self._lock:
@@ -480,6 +502,7 @@ class ProcessOwner:
             _teardown(list(self.nodes), REAP_BOUND)
             for n in self.nodes:
                 self._forget(n.pid)
+            self._run_cleanups()
             self._close_reaper()
             self._stop_s = time.monotonic() - t0
         return self._stop_s

@@ -1,6 +1,8 @@
 """Mechanism 6: two workers on the callback's queue, one running a stale deploy
 that predates the callback task.
 
+Catalog claim: partly refuted. The catalog predicted PENDING for an unregistered callback only via a stuck header; on Celery 5.7 a discarded callback is stored as FAILURE NotRegistered, so the chord is failed, not stuck.
+
 Whichever worker takes a callback message decides the chord: the current one
 runs it; the stale one logs "Received unregistered task of type 'lab.collect'"
 and discards the message.  The catalog's guess was "stuck"; on Celery 5.7 the

@@ -1,5 +1,7 @@
 """Mechanism 6, variant: the stale worker has the callback, with its old signature.
 
+Catalog claim: confirmed. The stale callback runs and raises TypeError; the state is FAILURE.
+
 The chord passes ``collect.s(run_id)``: the current callback takes
 ``(results, *extra)``, the stale one ``(results)`` only.  A callback the stale
 worker takes raises ``TypeError`` and the chord's result is FAILURE: not stuck.

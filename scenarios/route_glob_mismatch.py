@@ -1,5 +1,7 @@
 """Mechanism 1b, the origin case (shared/origin/chord-investigation.md), rebuilt faithfully.
 
+Catalog claim: confirmed. Mechanism 1b holds exactly as the origin suspected under "Queue Routing Issue": the header runs on 'celery', the callback waits in 'execution'.
+
 - ``task_routes = {'<pkg>.tasks.execution.*': {'queue': 'execution'}}``, with
   ``<pkg>`` = ``lab.apps.origin``.
 - The header task has the explicit name ``<pkg>.tasks.execute_single_test``:

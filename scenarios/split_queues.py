@@ -1,5 +1,7 @@
 """Mechanism 1: the callback is routed to a queue no worker consumes.
 
+Catalog claim: confirmed. The callback message sits in 'reports' (LLEN 1 per chord), `inspect active_queues` shows no consumer, the chord keys are already deleted, and the callback's state reads PENDING.
+
 The header goes to ``execution``, which the only worker consumes; the callback
 is routed to ``reports``, which nobody consumes.  Every part succeeds, the
 worker that returns the last part publishes the callback to ``reports``, and

@@ -1,5 +1,7 @@
 """The origin's first error: the callback takes fewer positional arguments than the chord passes.
 
+Catalog claim: confirmed. FAILURE `ChordError('Callback error: TypeError(...)')`: the worker's `callback.delay()` checks the arguments before publishing, so the callback never runs and never reads PENDING.
+
 ``collect_results(self, results)`` is given ``(results, test_run_id)``:
 ``TypeError: collect_results() takes 2 positional arguments but 3 were given``.
 Our reading of the source says the callback's state becomes FAILURE, not

@@ -1,0 +1,152 @@
+"""What every benchmark shares: repeated measures, their median and spread, and a bare topology.
+
+    bench/run.py → boot.py, verdict.py, throughput.py, catalogue.py, shutdown.py → BENCHMARKS.md
+
+``BareTopology`` is the yardstick: a redis-server and ``celery worker``
+started by hand (``bench/bare_app.py``: the lab's tasks, no ledger), ready
+when the worker answers a control ping.  Its processes are owned by a
+``lab.processes.ProcessOwner``, so a benchmark leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from lab.processes import ProcessOwner, free_port  # noqa: E402
+from lab.redis_server import find_redis_server  # noqa: E402
+
+WORKER_FLAGS = ["-P", "prefork", "-l", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"]  # as the lab's
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    """Median and spread (min, max, and the interquartile range when there are enough runs)."""
+    vs = sorted(values)
+    out = {"n": len(vs), "median": statistics.median(vs), "min": vs[0], "max": vs[-1]}
+    if len(vs) >= 4:
+        q = statistics.quantiles(vs, n=4)
+        out["iqr"] = q[2] - q[0]
+    return out
+
+
+def fmt(s: dict[str, float], unit: str = "s", digits: int = 2) -> str:
+    spread = f"{s['min']:.{digits}f}–{s['max']:.{digits}f}"
+    return f"{s['median']:.{digits}f} {unit} (n={s['n']}, range {spread})"
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def lab_env(store: Path) -> dict[str, str]:
+    return {**os.environ, "LAB_RESULTS": str(store), "PYTHONPATH": str(ROOT)}
+
+
+def wait(predicate, bound: float, what: str, poll: float = 0.01):
+    """Poll ``predicate`` until it returns something truthy; raise naming ``what`` after ``bound`` s."""
+    deadline = time.monotonic() + bound
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} not seen within {bound:g} s")
+        time.sleep(poll)
+
+
+class BareTopology:
+    """redis-server + ``celery -A bench.bare_app worker`` by hand; ``with`` it, and both die at the end."""
+
+    def __init__(self, run_dir: Path, *, concurrency: int = 2, queues: str = "execution,reports"):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.concurrency = concurrency
+        self.queues = queues
+        self.owner = ProcessOwner(self.run_dir)
+        self.port = 0
+        self.app = None
+        self.worker = None
+
+    def __enter__(self) -> "BareTopology":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.app is not None:
+            from lab.celery_app import release
+
+            release(self.app)
+        self.owner.stop_all()
+
+    def boot(self) -> dict[str, float]:
+        """Start both by hand; return seconds to redis PONG and to the worker's ping reply."""
+        t0 = time.time()
+        self.port = free_port()
+        self.owner.spawn("redis", [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--dir", str(self.run_dir)])
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+
+        def pong():
+            try:
+                return client.ping()
+            except redis.RedisError:
+                return False
+
+        wait(pong, 10, "redis-server PONG")
+        t_redis = time.time()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BARE_BROKER": self.url(0), "BARE_BACKEND": self.url(1)}
+        self.worker = self.owner.spawn("worker", [sys.executable, "-m", "celery", "-A", "bench.bare_app", "worker",
+                                                  "-n", f"bare-{self.port}@bench", "-c", str(self.concurrency),
+                                                  "-Q", self.queues, *WORKER_FLAGS], env=env, cwd=self.run_dir)
+        os.environ["BARE_BROKER"], os.environ["BARE_BACKEND"] = self.url(0), self.url(1)
+        self.app = _fresh_bare_app()
+        # a ping sent before the worker listens is lost: ask again every 0.1 s (the reply itself takes ~1 ms)
+        wait(lambda: self.app.control.ping(timeout=0.1, limit=1), 60, "the worker's ping reply", poll=0)
+        t_ready = time.time()
+        return {"redis_s": t_redis - t0, "boot_s": t_ready - t0, "ready_line_s": self._ready_line_at() - t0}
+
+    def _ready_line_at(self) -> float:
+        """When the worker logged its own "ready." line (the moment the lab waits for), from the log's timestamp."""
+        import datetime
+        import re
+
+        m = self.worker.wait_for_log(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}):.*\bready\.", 10)
+        local = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+        return local.timestamp()  # the worker logs local time, as time.time() counts it here
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+def _fresh_bare_app():
+    """bench.bare_app read again, so it picks up this topology's URLs."""
+    import importlib
+
+    import bench.bare_app as bare
+
+    return importlib.reload(bare).app
+
+
+def run_lab(args: list[str], store: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, env=lab_env(store),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def last_json(stdout: str) -> dict[str, Any] | None:
+    import json
+
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return None

@@ -1,0 +1,88 @@
+"""Fuzzing finding failed-callback-unregistered-72b1be: failed/callback-unregistered.
+
+Shrunk to: chord([], fuzz.total.s())
+the callback's state is FAILURE: NotRegistered: fuzz.total
+
+known mechanism 6 (stale or mixed workers): a worker without the callback task took its message.
+Found by `python -m lab fuzz --space configs --budget 15m --seed 202 --json` (seed 202), after 6 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay failed-callback-unregistered-72b1be`; `python -m lab run` sends exactly this chord.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'failed-callback-unregistered-72b1be',
+ 'finding_kind': 'failed/callback-unregistered',
+ 'verdict': 'failed',
+ 'cause': 'callback-unregistered',
+ 'detail': None,
+ 'summary': "the callback's state is FAILURE: NotRegistered: fuzz.total",
+ 'evidence': ['backend: callback meta FAILURE NotRegistered: fuzz.total',
+              'ledger: the callback never ran; the chord machinery marked it failed',
+              'ledger: w1-g8 received the callback and discarded it as unregistered t=0.03s',
+              'w1-g8@fuzz-7bde19 log: [2026-11-29 11:30:53,658: ERROR/MainProcess] Received unregistered '
+              "task of type 'fuzz.total'.",
+              "workers (inspect registered): w1-g8 lacks 'fuzz.total'",
+              'oracle: every task returns; allows completed'],
+ 'expected': ['completed'],
+ 'canvas': 'chord([], fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'stale'}]},
+ 'exact': True,
+ 'projection_reproduces': None,
+ 'mechanism': {'id': '6',
+               'name': 'stale or mixed workers',
+               'known': True,
+               'why': 'a worker without the callback task took its message'},
+ 'seed': 202,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY3RkcGQEYQZHOAQCGBMhDEIAbugElw==')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 6,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['failed/callback-unregistered',
+                     'failed/callback-unregistered',
+                     'failed/callback-unregistered']},
+ 'space': 'configs',
+ 'base': None,
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': 'c37f8d52589c-dirty',
+ 'config': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'stale'}],
+            'header_queue': None,
+            'callback_queue': None,
+            'unlock_queue': None,
+            'result_expires': None,
+            'result_chord_expires': None,
+            'task_ignore_result': False,
+            'task_acks_late': False,
+            'task_reject_on_worker_lost': False,
+            'backend': 'redis',
+            'maxmemory_policy': 'noeviction',
+            'maxmemory_mb': None,
+            'visibility_timeout': None}}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='failed-callback-unregistered-72b1be',
+    description='fuzzed: failed/callback-unregistered with chord([], fuzz.total.s())',
+    expect='failed',
+    tasks=('lab.apps.fuzz',),
+    expect_cause='callback-unregistered',
+    mechanism='6',
+    workers=(
+        Worker('w1', tasks=('lab.apps.fuzz_stale',)),
+    ),
+    chords=(
+        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
+    ),
+)

@@ -1,0 +1,88 @@
+"""Fuzzing finding stuck-failure-not-propagated-73b928: stuck/failure-not-propagated.
+
+Shrunk to: chord([fuzz.part.s(), chain(fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())
+an upstream task of the callback never ran: task fuzz.raise 5c70a71c-40d3-4eca-b980-e3ee28ed15e6 failed and its failure was stored, but it never reached the callback, which neither ran nor failed
+
+known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
+Found by `python -m lab fuzz healthy --budget 12m --seed 101 --json` (seed 105), after 687 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-failure-not-propagated-73b928`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-failure-not-propagated-73b928',
+ 'finding_kind': 'stuck/failure-not-propagated',
+ 'verdict': 'stuck',
+ 'cause': 'failure-not-propagated',
+ 'detail': None,
+ 'summary': 'an upstream task of the callback never ran: task fuzz.raise '
+            '5c70a71c-40d3-4eca-b980-e3ee28ed15e6 failed and its failure was stored, but it never reached '
+            'the callback, which neither ran nor failed',
+ 'evidence': ['upstream task 5c70a71c-40d3-4eca-b980-e3ee28ed15e6:',
+              'ledger: fuzz.raise 5c70a71c-40d3-4eca-b980-e3ee28ed15e6 ran on w1-g1 and ended FAILURE: '
+              "'PartFailed: fuzzed task 5c70a71c-40d3-4eca-b980-e3ee28ed15e6 failed on purpose'",
+              'backend: meta FAILURE for 5c70a71c-40d3-4eca-b980-e3ee28ed15e6; none for the callback',
+              'ledger: 1/3 header parts ended; part 0fe13b48-9af5-484b-9d25-966d0503b6d7 has no start',
+              'broker: no queue and no unacked entry holds it',
+              'oracle: a raise task fails; allows failed'],
+ 'expected': ['failed'],
+ 'canvas': 'chord([fuzz.part.s(), chain(fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], '
+           'fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': None,
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': '10',
+               'name': 'nested canvas miscount',
+               'known': True,
+               'why': 'a failure inside a nested canvas never reaches the outer callback, which stays '
+                      'PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases)'},
+ 'seed': 105,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIGJ0ZAFxGZEEmJA5MBYDAwOSLgYA7HwGqQ==')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 687,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/failure-not-propagated',
+                     'stuck/failure-not-propagated',
+                     'stuck/failure-not-propagated']},
+ 'space': 'shapes',
+ 'base': 'healthy',
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': 'f0e4931c24c8-dirty',
+ 'config': None}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+             {'kind': 'chain',
+              'links': [{'kind': 'task', 'behaviour': 'raise', 'value': 0},
+                        {'kind': 'group',
+                         'members': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+                                     {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}]}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='stuck-failure-not-propagated-73b928',
+    description='fuzzed: stuck/failure-not-propagated with chord([fuzz.part.s(), chain(fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())',
+    expect='stuck',
+    config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
+    tasks=('lab.apps.basic', 'lab.apps.fuzz'),
+    expect_cause='failure-not-propagated',
+    mechanism='10',
+    workers=(
+        Worker('w1', queues=('execution', 'reports'), concurrency=2),
+    ),
+    chords=(
+        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(1,)),
+    ),
+)

@@ -1,0 +1,83 @@
+"""Fuzzing finding stuck-failure-unrecorded-ff1a83: stuck/failure-unrecorded.
+
+Shrunk to: chord([], chain(fuzz.raise.s().set(ignore_result=True), fuzz.total.s()))
+upstream of the callback: task fuzz.raise 9dc9e0d8-c1b6-4ec3-8200-c95da903b8c4 failed, but stored no result (it ignores its results), so the failure never reached the tasks after it
+
+known mechanism 3 (header ignores results): a variant: a task that ignores its results fails, so its failure is never stored for the tasks after it.
+Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 511), after 471 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-failure-unrecorded-ff1a83`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-failure-unrecorded-ff1a83',
+ 'finding_kind': 'stuck/failure-unrecorded',
+ 'verdict': 'stuck',
+ 'cause': 'failure-unrecorded',
+ 'detail': None,
+ 'summary': 'upstream of the callback: task fuzz.raise 9dc9e0d8-c1b6-4ec3-8200-c95da903b8c4 failed, but '
+            'stored no result (it ignores its results), so the failure never reached the tasks after it',
+ 'evidence': ['upstream task 9dc9e0d8-c1b6-4ec3-8200-c95da903b8c4:',
+              'ledger: fuzz.raise 9dc9e0d8-c1b6-4ec3-8200-c95da903b8c4 ran on current and ended FAILURE: '
+              "'PartFailed: fuzzed task 9dc9e0d8-c1b6-4ec3-8200-c95da903b8c4 failed on purpose'",
+              'backend: no meta for 9dc9e0d8-c1b6-4ec3-8200-c95da903b8c4, nor for the callback',
+              'backend: no .s, no .j; evicted_keys = 0',
+              'oracle: a raise task fails; allows failed'],
+ 'expected': ['failed'],
+ 'canvas': 'chord([], chain(fuzz.raise.s().set(ignore_result=True), fuzz.total.s()))',
+ 'failing_index': 1,
+ 'config_changed': None,
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': '3',
+               'name': 'header ignores results',
+               'known': True,
+               'why': 'a variant: a task that ignores its results fails, so its failure is never stored for '
+                      'the tasks after it'},
+ 'seed': 511,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2RwhEIgYmRwZGQEshlhIoxgMYgklGIAAH03BNs=')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 471,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/failure-unrecorded', 'stuck/failure-unrecorded', 'stuck/failure-unrecorded']},
+ 'space': 'shapes',
+ 'base': 'multiple-workers',
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': '7caeb0031f40-dirty',
+ 'config': None}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
+ {'kind': 'chord',
+  'header': [],
+  'body': {'kind': 'chain',
+           'links': [{'kind': 'task', 'behaviour': 'raise', 'value': 0, 'options': {'ignore_result': True}},
+                     {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}}]
+
+scenario = Scenario(
+    name='stuck-failure-unrecorded-ff1a83',
+    description='fuzzed: stuck/failure-unrecorded with chord([], chain(fuzz.raise.s().set(ignore_result=True), fuzz.total.s()))',
+    expect='stuck',
+    config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
+    tasks=('lab.apps.basic', 'lab.apps.fuzz'),
+    expect_cause='failure-unrecorded',
+    mechanism='3',
+    workers=(
+        Worker('current', queues=('execution', 'reports')),
+        Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
+    ),
+    chords=(
+        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
+        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
+    ),
+)

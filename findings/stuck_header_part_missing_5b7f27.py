@@ -1,0 +1,77 @@
+"""Fuzzing finding stuck-header-part-missing-5b7f27: stuck/header-part-missing.
+
+Shrunk to: chord([fuzz.part.s(), fuzz.part.s(), chain(chord([], fuzz.total.s()), fuzz.part.s())], fuzz.total.s())
+header part ca770401-4eaf-4708-b3f3-b03eb41f7def never ran and its message is in no queue
+
+new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 508), after 90 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-header-part-missing-5b7f27`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-header-part-missing-5b7f27',
+ 'finding_kind': 'stuck/header-part-missing',
+ 'verdict': 'stuck',
+ 'cause': 'header-part-missing',
+ 'detail': None,
+ 'summary': 'header part ca770401-4eaf-4708-b3f3-b03eb41f7def never ran and its message is in no queue',
+ 'evidence': ['ledger: 2/3 header parts ended; part ca770401-4eaf-4708-b3f3-b03eb41f7def has no start',
+              'broker: no queue and no unacked entry holds it',
+              'oracle: every task returns; allows completed'],
+ 'expected': ['completed'],
+ 'canvas': 'chord([fuzz.part.s(), fuzz.part.s(), chain(chord([], fuzz.total.s()), fuzz.part.s())], '
+           'fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': None,
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
+ 'seed': 508,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIEJlszA6MjPgkGVAlmAAAPXQBuk=')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 90,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/header-part-missing', 'stuck/header-part-missing', 'stuck/header-part-missing']},
+ 'space': 'shapes',
+ 'base': 'multiple-workers',
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': '7caeb0031f40-dirty',
+ 'config': None}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+             {'kind': 'task', 'behaviour': 'ok', 'value': 0},
+             {'kind': 'chain',
+              'links': [{'kind': 'chord',
+                         'header': [],
+                         'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
+                        {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='stuck-header-part-missing-5b7f27',
+    description='fuzzed: stuck/header-part-missing with chord([fuzz.part.s(), fuzz.part.s(), chain(chord([], fuzz.total.s()), fuzz.part.s())], fuzz.total.s())',
+    expect='stuck',
+    config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
+    tasks=('lab.apps.basic', 'lab.apps.fuzz'),
+    expect_cause='header-part-missing',
+    workers=(
+        Worker('current', queues=('execution', 'reports')),
+        Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
+    ),
+    chords=(
+        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
+    ),
+)

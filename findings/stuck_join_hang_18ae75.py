@@ -1,0 +1,90 @@
+"""Fuzzing finding stuck-join-hang-18ae75: stuck/join-hang.
+
+Shrunk to: chord([fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())
+the chord's count is complete but part d3b81ab8-733e-4f2e-889f-b742a8f1b38e never finished: the worker that returned it is blocked in the chord's join, 12 s on, although result_chord_join_timeout is 3.0 s
+
+new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Found by `python -m lab fuzz split-queues --budget 90s --seed 303 --json` (seed 307), after 265 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-join-hang-18ae75`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-join-hang-18ae75',
+ 'finding_kind': 'stuck/join-hang',
+ 'verdict': 'stuck',
+ 'cause': 'join-hang',
+ 'detail': None,
+ 'summary': "the chord's count is complete but part d3b81ab8-733e-4f2e-889f-b742a8f1b38e never finished: the "
+            "worker that returned it is blocked in the chord's join, 12 s on, although "
+            'result_chord_join_timeout is 3.0 s',
+ 'evidence': ['ledger: part d3b81ab8-733e-4f2e-889f-b742a8f1b38e started t=0.02s on w1-g15 (pid 31161), no '
+              'end 12.0 s later; its body sleeps 0.0 s',
+              "backend: .j holds 3 part returns of .s = 3: the count is complete, this part's return "
+              'included',
+              'backend: no meta for part d3b81ab8-733e-4f2e-889f-b742a8f1b38e: it stores none, yet .j counts '
+              'it',
+              'backend: .c absent (the dispatch claim was taken and expired); no callback was published',
+              'ledger: 2/3 header parts ended',
+              'backend: no meta for part(s) d3b81ab8-733e-4f2e-889f-b742a8f1b38e: the join waits for a '
+              'result that will never exist',
+              'backend: no meta for callback a41932a9-29ff-4fb1-b25a-1484307b814e, so AsyncResult.state '
+              'reads PENDING',
+              'oracle: every task returns; allows completed'],
+ 'expected': ['completed'],
+ 'canvas': 'chord([fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), '
+           'fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': None,
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
+ 'seed': 307,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIGJ0ZEHlMjEicaAsIIMRwmRgQFLMAAAUggcs')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 265,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/join-hang', 'stuck/join-hang', 'stuck/join-hang']},
+ 'space': 'shapes',
+ 'base': 'split-queues',
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': '7caeb0031f40-dirty',
+ 'config': None}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+             {'kind': 'chain',
+              'links': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+                        {'kind': 'group',
+                         'members': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+                                     {'kind': 'task',
+                                      'behaviour': 'ok',
+                                      'value': 0,
+                                      'options': {'ignore_result': True}}]}]}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='stuck-join-hang-18ae75',
+    description='fuzzed: stuck/join-hang with chord([fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())',
+    expect='stuck',
+    config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
+    tasks=('lab.apps.basic', 'lab.apps.fuzz'),
+    expect_cause='join-hang',
+    workers=(
+        Worker('w1', queues=('execution',), concurrency=2),
+    ),
+    chords=(
+        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
+    ),
+)

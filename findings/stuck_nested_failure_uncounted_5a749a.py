@@ -1,0 +1,83 @@
+"""Fuzzing finding stuck-nested-failure-uncounted-5a749a: stuck/nested-failure-uncounted.
+
+Shrunk to: chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
+header part 896b5a41-0b79-4b78-a692-a04179034768 never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
+
+known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
+Found by `python -m lab fuzz route-glob-mismatch --budget 2m --seed 606 --json` (seed 609), after 124 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-nested-failure-uncounted-5a749a`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-nested-failure-uncounted-5a749a',
+ 'finding_kind': 'stuck/nested-failure-uncounted',
+ 'verdict': 'stuck',
+ 'cause': 'nested-failure-uncounted',
+ 'detail': None,
+ 'summary': "header part 896b5a41-0b79-4b78-a692-a04179034768 never ran: it is a nested chord's callback, "
+            'marked FAILURE when that chord failed, and this chord never counted it',
+ 'evidence': ["backend: meta FAILURE for header part 896b5a41-0b79-4b78-a692-a04179034768: {'exc_type': "
+              '\'ChordError\', \'exc_message\': ["Dependency 35831a0e-a685-463a-924d-4e7c8a619b9c raised '
+              "PartFailed('fuzzed...",
+              'ledger: part 896b5a41-0b79-4b78-a692-a04179034768 never started',
+              'ledger: 0/1 header parts ended; part 896b5a41-0b79-4b78-a692-a04179034768 has no start',
+              'broker: no queue and no unacked entry holds it',
+              'oracle: a raise task fails; allows failed'],
+ 'expected': ['failed'],
+ 'canvas': 'chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': None,
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': '10',
+               'name': 'nested canvas miscount',
+               'known': True,
+               'why': 'a failure inside a nested canvas never reaches the outer callback, which stays '
+                      'PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases)'},
+ 'seed': 609,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZGN0ZHAEYSCEIOxsAGEyBFw=')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 124,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/nested-failure-uncounted',
+                     'stuck/nested-failure-uncounted',
+                     'stuck/nested-failure-uncounted']},
+ 'space': 'shapes',
+ 'base': 'route-glob-mismatch',
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': '7caeb0031f40-dirty',
+ 'config': None}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'chord',
+              'header': [{'kind': 'task', 'behaviour': 'raise', 'value': 0}],
+              'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='stuck-nested-failure-uncounted-5a749a',
+    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+    expect='stuck',
+    config={'task_routes': {'fuzz.total': {'queue': 'execution'}, 'lab.apps.origin.tasks.execution.*': {'queue': 'execution'}, 'lab.apps.origin.tasks.metrics.*': {'queue': 'metrics'}}, 'task_track_started': True, 'result_expires': 3600},
+    tasks=('lab.apps.origin.tasks', 'lab.apps.origin.tasks.execution.results', 'lab.apps.fuzz'),
+    expect_cause='nested-failure-uncounted',
+    mechanism='10',
+    workers=(
+        Worker('worker', concurrency=4),
+    ),
+    chords=(
+        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(0,)),
+    ),
+)

@@ -1,0 +1,539 @@
+"""A fuzz session: one running topology that runs many examples without rebooting.
+
+    strategies → **session** (topology up once → chords sent → observations → verdicts) → findings
+
+``lab.run.run_scenario`` boots a topology per run (about 0.7 s).  A fuzzer that
+did the same would spend its time booting, so a session brings the topology up
+once (``lab.topology.bring_up``, every process owned by one ``ProcessOwner``)
+and then, per example:
+
+1. sends the example's chords (shapes built into Celery canvases) with the
+   producer app of the topology, and writes down each chord's oracle;
+2. waits on evidence only, never a fixed sleep: the example is over when the
+   ledger shows every published task ended, or parked in a queue that no
+   worker consumes, or discarded; or, once the ledger has been still for a
+   while, when the broker shows the rest are nowhere (lost); or at a bound.
+   A task that raised ``Reject`` is finished off by its worker's main process
+   after its own end (Celery 5.7 records a FAILURE there and counts the part),
+   so then it also waits for that FAILURE and for the backend to be still;
+3. probes what the verdict needs (the backend metas only, when every callback
+   ran; the broker, the workers and the logs too, when one did not), and
+   judges every chord (``lab.fuzz.oracle``, on top of ``lab.judge``);
+4. leaves the topology clean for the next example: parked messages are
+   deleted, the result backend is flushed; if something was still in flight
+   at the bound, the workers are restarted.
+
+``reconfigure`` moves the session to another scenario, restarting only what
+changed: Redis options are set live (``CONFIG SET``), a worker is restarted
+only if its command line, code or config changed, the producer app is rebuilt
+(cheap).  The observations of each example have the same form as a run's, so
+``lab.judge`` judges them and a finding stores them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lab import brokers, ledger, observe, records
+from lab.celery_app import app_spec, build_app, release
+from lab.errors import LabSetupError
+from lab.fuzz import oracle as oracle_mod
+from lab.fuzz.strategies import ChordShape, build, to_data
+from lab.processes import NodeNotReady, ProcessOwner
+from lab.scenario import Scenario, Worker
+from lab.send import chord_size_ttls, routed_queue
+from lab.topology import WORKER_READY_TIMEOUT, Topology, WorkerNode, _pythonpath, _worker_argv, bring_up
+
+POLL_S = 0.005  # the ledger is read this often while an example runs: a chord takes a few ms per task
+IDLE_BEFORE_LOST_S = 1.0  # ledger still this long with tasks unaccounted for: look for them in the broker
+UNLOCK_RUNS_STUCK = 3  # chord_unlock retried this often after everything else ended: it retries forever
+BASE_BOUND_S = 12.0  # an example's bound, plus the sleeps its shapes ask for: past it, judge what is there
+REJECT_META_BOUND_S = 1.0  # the longest wait for a worker's main process to finish off a rejected task
+STABLE_S = 0.03  # two reads of the backend this far apart, the same: the main process is done
+
+
+@dataclass
+class ExampleResult:
+    """One example: what was sent, what was seen, and a judgement per chord."""
+
+    shapes: list[ChordShape]
+    outcomes: list[oracle_mod.ChordOutcome]
+    obs: dict[str, Any]
+    elapsed_s: float
+    settled: str  # how the wait ended: quiescent, lost, unlock-retrying, bound
+    reset: bool = False  # the topology had to be restarted afterwards
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[oracle_mod.ChordOutcome]:
+        return [o for o in self.outcomes if o.finding]
+
+
+class ConfigCannotBoot(LabSetupError):
+    """A drawn configuration whose workers do not start (for example Redis full under noeviction)."""
+
+
+def _leaf_ids(result) -> list[str]:
+    """The task ids a chord counts, in header order: a group result inside the header (a chain that ends
+    in a group) counts each of its tasks."""
+    ids = []
+    for r in getattr(result, "results", None) or []:
+        ids.extend(_leaf_ids(r) if getattr(r, "results", None) is not None else [r.id])
+    return ids
+
+
+def _spec_key(spec: dict[str, Any]) -> dict[str, Any]:
+    """What of a worker's app spec needs a restart when it changes (its node name does not)."""
+    return {k: v for k, v in spec.items() if k != "node"}
+
+
+class FuzzSession:
+    """A reusable topology for fuzzing.  Use as a context manager; every process dies with it."""
+
+    def __init__(self, scenario: Scenario, *, label: str = "fuzz", on_step: Callable[[str], None] | None = None):
+        self.scenario = scenario
+        self.run_id = records.new_run_id(label)
+        self.run_dir = records.run_dir_for(self.run_id)
+        self.say = on_step or (lambda msg: None)
+        self.owner: ProcessOwner | None = None
+        self.topo: Topology | None = None
+        self.app = None
+        self.watch: observe.LedgerWatch | None = None
+        self.consumers: dict[str, list[str]] = {}
+        self.generation = 0
+        self.boots: list[dict[str, Any]] = []  # what was (re)started, when, how long it took
+        self.examples = 0
+        self.chords_sent = 0
+        self._publishing: set[str] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> "FuzzSession":
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.owner = ProcessOwner(self.run_dir)
+        try:
+            t0 = time.time()
+            try:
+                self.topo = bring_up(self.scenario, self.run_id, self.run_dir, self.owner, on_step=self.say)
+            except NodeNotReady as e:
+                raise LabSetupError(str(e)) from None
+            self.boots.append({"t": t0, "what": "topology", "s": time.time() - t0})
+            ledger.configure(self.run_dir / "ledger", "producer")
+            ledger.connect_signals()
+            from celery import signals
+
+            signals.after_task_publish.connect(self._on_publish, weak=False, dispatch_uid="lab-fuzz-roots")
+            self.watch = observe.LedgerWatch(self.run_dir / "ledger")
+            self._build_producer()
+            self._learn_consumers()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.app is not None:
+            consumer = getattr(self.app.backend, "result_consumer", None)
+            release(self.app)
+            if consumer is not None:  # an AsyncResult collected later must not try to unsubscribe from a gone Redis
+                consumer.subscribed_to.clear()
+            self.app = None
+        ledger.configure(None, "producer")
+        from celery import signals
+
+        signals.after_task_publish.disconnect(dispatch_uid="lab-fuzz-roots")
+        if self.owner is not None:
+            self.owner.stop_all()
+        if self.topo is not None:
+            if self.topo.extras.get("vhost"):
+                brokers.drop_rabbitmq_vhost(self.topo.extras["vhost"])
+            if self.topo.extras.get("database"):
+                brokers.drop_database(self.topo.extras["database"])
+
+    def _on_publish(self, sender=None, headers=None, **_) -> None:
+        """Every root id the producer publishes while sending one chord: the chord's tasks carry one of them."""
+        if self._publishing is not None and headers:
+            self._publishing.add(headers.get("root_id") or headers.get("id"))
+
+    def discard_artifacts(self) -> None:
+        """Remove the session's run folder (logs, ledger) once nothing refers to it."""
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def _build_producer(self) -> None:
+        if self.app is not None:
+            release(self.app)
+        self.app = build_app(self.topo.producer_spec)
+
+    def _learn_consumers(self) -> None:
+        """Which queues each worker consumes, asked once per (re)start: it decides what counts as parked."""
+        n = len(self.topo.workers)
+        deadline = time.time() + WORKER_READY_TIMEOUT
+        while True:
+            probe = observe.probe_workers(self.app, n)
+            self.consumers = probe.get("consumers") or {}
+            if len(self.consumers) >= n or time.time() >= deadline:
+                return
+            time.sleep(0.05)
+
+    # -- reconfiguring: restart only what changed -------------------------------------------------
+
+    def reconfigure(self, scenario: Scenario) -> list[str]:
+        """Move to ``scenario``'s topology; return what was restarted or changed."""
+        old, topo = self.scenario, self.topo
+        changed: list[str] = []
+        if scenario.broker != old.broker:
+            raise LabSetupError("a fuzz session cannot change the broker kind; start another session.")
+        if scenario.redis_options != old.redis_options:
+            client = topo.redis.client(0)
+            wanted = {"maxmemory": "0", "maxmemory-policy": "noeviction", **{k: str(v) for k, v in scenario.redis_options.items()}}
+            for key in sorted(set(old.redis_options) | set(wanted)):
+                client.config_set(key, wanted.get(key, ""))
+            topo.redis.options = dict(scenario.redis_options)
+            changed.append("redis options " + json.dumps(scenario.redis_options))
+        backend_changed = scenario.backend != old.backend
+        if backend_changed:
+            if scenario.backend == "redis":
+                topo.result_backend = topo.redis.url(1)
+            elif scenario.backend == "database":
+                topo.result_backend, topo.extras["database"] = brokers.database_url(self.run_id, self.run_dir)
+            else:
+                raise LabSetupError(f"a fuzz session runs the redis or database backend, not {scenario.backend!r}.")
+            changed.append(f"backend {scenario.backend}")
+        topo.producer_spec = app_spec(broker_url=topo.broker_url, result_backend=topo.result_backend,
+                                      config=scenario.config, tasks=list(scenario.tasks),
+                                      ledger_dir=str(self.run_dir / "ledger"), node="producer")
+        self.scenario = topo.scenario = scenario
+        if scenario.config != old.config or backend_changed or scenario.tasks != old.tasks:
+            self._build_producer()
+        restart = []
+        for i, w in enumerate(scenario.workers):
+            current = topo.workers[i] if i < len(topo.workers) else None
+            if current is None or _spec_key(self._worker_spec(w)) != _spec_key(current.app_spec) or current.spec != w \
+                    or not current.node.alive():
+                restart.append(i)
+        extra = topo.workers[len(scenario.workers):]
+        for wn in extra:
+            wn.node.kill()
+        del topo.workers[len(scenario.workers):]
+        if extra:
+            changed.append(f"stopped {len(extra)} worker(s)")
+        if restart:
+            try:
+                self._restart_workers(restart)
+            except LabSetupError:  # Redis may be full from the last example: empty it and try once more
+                self.topo.redis.client(0).flushall()
+                try:
+                    self._restart_workers(restart)
+                except LabSetupError as e:
+                    raise ConfigCannotBoot(str(e)) from None
+            changed.append("restarted " + ", ".join(scenario.workers[i].name for i in restart))
+        if restart or extra:
+            self._learn_consumers()
+        return changed
+
+    def _worker_spec(self, w: Worker) -> dict[str, Any]:
+        return app_spec(broker_url=self.topo.broker_url, result_backend=self.topo.result_backend,
+                        config={**self.scenario.config, **w.config}, tasks=list(w.tasks or self.scenario.tasks),
+                        ledger_dir=str(self.run_dir / "ledger"), node="")
+
+    def _restart_workers(self, indexes: list[int]) -> None:
+        """(Re)start the workers at ``indexes`` in parallel; return when each logged ready."""
+        t0 = time.time()
+        topo = self.topo
+        self.generation += 1
+        env = {**os.environ, "PYTHONPATH": _pythonpath(self.scenario), "PYTHONUNBUFFERED": "1"}
+        short = self.run_id.rsplit("-", 1)[-1]
+        started = []
+        for i in indexes:
+            w = self.scenario.workers[i]
+            if i < len(topo.workers):
+                topo.workers[i].node.kill()
+            name = f"{w.name}-g{self.generation}"
+            hostname = f"{name}@fuzz-{short}"
+            spec = {**self._worker_spec(w), "node": hostname}
+            spec_path = self.run_dir / f"app-{name}.json"
+            spec_path.write_text(json.dumps(spec, indent=2, default=repr))
+            argv, wenv = _worker_argv(w, hostname), {**env, "LAB_APP": str(spec_path)}
+            node = self.owner.spawn(name, argv, env=wenv, cwd=self.run_dir)
+            wn = WorkerNode(w, hostname, node, spec, argv=argv, env=wenv)
+            if i < len(topo.workers):
+                topo.workers[i] = wn
+            else:
+                topo.workers.append(wn)
+            started.append(wn)
+        for wn in started:
+            try:
+                wn.node.wait_for_log(r"\bready\.", WORKER_READY_TIMEOUT)
+            except NodeNotReady as e:
+                raise LabSetupError(str(e)) from None
+            wn.ready_at = time.time()
+        self.boots.append({"t": t0, "what": "workers " + ", ".join(w.spec.name for w in started),
+                           "s": time.time() - t0})
+
+    def reset(self) -> None:
+        """A clean slate after an example left work in flight: every worker restarted, Redis flushed."""
+        self.topo.redis.client(0).flushall()
+        self._restart_workers(list(range(len(self.topo.workers))))
+        self._learn_consumers()
+
+    # -- one example ----------------------------------------------------------------------------------
+
+    def send(self, shapes: list[ChordShape]) -> list[dict[str, Any]]:
+        """Send each chord; return one 'sent' record per chord, with its oracle."""
+        sent = []
+        for i, shape in enumerate(shapes):
+            expectation = oracle_mod.expect(shape, self.scenario)
+            canvas = build(self.app, shape)
+            sent_at = time.time()
+            final = expectation.callback_task
+            base = {"index": i, "header_task": "fuzz.*", "callback_task": final, "header_queue": None,
+                    "callback_queue": routed_queue(self.app, final, expectation.callback_options),
+                    "expected": expectation.args0, "expectation": expectation.to_dict(), "shape": to_data(shape),
+                    "sent_at": sent_at}
+            roots: set[str] = set()
+            self._publishing = roots
+            try:
+                result = canvas.apply_async()
+            except Exception as e:  # Celery refused the canvas: a finding, not a crash of the lab
+                sent.append({**base, "chord_id": f"not-sent-{i}", "group_id": None, "header_ids": [], "roots": sorted(roots),
+                             "send_error": f"{type(e).__name__}: {e}",
+                             "send_traceback": traceback.format_exc(limit=-4).strip().splitlines()[-8:]})
+                continue
+            finally:
+                self._publishing = None
+            group = result.parent
+            sent.append({**base, "chord_id": result.id, "group_id": getattr(group, "id", None), "roots": sorted(roots),
+                         "header_ids": _leaf_ids(group)})
+            del result, group  # no AsyncResult kept: its __del__ unsubscribes the producer from its channel
+        self.chords_sent += len(sent)
+        return sent
+
+    def run_example(self, shapes: list[ChordShape], *, bound: float | None = None) -> ExampleResult:
+        t0 = time.time()
+        self.watch.poll()
+        mark = len(self.watch.events)
+        log_marks = {w.hostname: w.node.log_size() for w in self.topo.workers}
+        sent = self.send(shapes)
+        t_sent = time.time()
+        size_ttls = chord_size_ttls(self.app, sent) if self.scenario.backend == "redis" else []
+        bound = bound if bound is not None else BASE_BOUND_S + sum(oracle_mod.work_s(s) for s in shapes)
+        settled, in_flight = self._wait(mark, bound)
+        first_metas = self._callback_metas(sent)  # before any further wait: a short result_expires must not hide them
+        self._await_rejections(self.watch.events[mark:], sent)
+        t_settled = time.time()
+        events = self.watch.events[mark:]
+        everything_ran = settled == "quiescent" and all(
+            any(e["event"] == "end" and e.get("task_id") == c["chord_id"] for e in events)
+            for c in sent if not c.get("send_error"))
+        probe = self._probe(sent, events, full=not everything_ran, log_marks=log_marks)
+        metas = probe["backend"].setdefault("metas", {})
+        for cid, meta in first_metas.items():
+            metas.setdefault(cid, {**meta, "seen": "when the example settled; gone by the final probe"})
+        obs = {
+            "run_id": self.run_id, "scenario": self.scenario.to_dict(), "seed": None, "started_at": t0,
+            "topology": self.topo.describe(), "chords": sent, "size_ttls": size_ttls,
+            "quiescence": {"how": settled, "t": t_settled, "waited_s": t_settled - t_sent, "in_flight": in_flight},
+            "ledger": events, "probe": probe, "timeline": [],
+        }
+        outcomes = oracle_mod.judge_example(obs)
+        t_judged = time.time()
+        reset = self._clean_up(settled, events, probe)
+        del self.watch.events[:]  # the next example reads from here on; a long session must not hoard events
+        self.examples += 1
+        return ExampleResult(shapes, outcomes, obs, time.time() - t0, settled, reset,
+                             {"send_s": t_sent - t0, "wait_s": t_settled - t_sent, "judge_s": t_judged - t_settled,
+                              "clean_s": time.time() - t_judged})
+
+    # -- waiting on evidence ------------------------------------------------------------------------
+
+    def _consumed(self, queue: str | None) -> bool:
+        return any(queue in qs for qs in self.consumers.values())
+
+    def _wait(self, mark: int, bound: float) -> tuple[str, list[str]]:
+        """Wait until nothing of this example is in flight; return how it ended and what was left."""
+        t0 = last_change = time.time()
+        while True:
+            if self.watch.poll():
+                last_change = time.time()
+            pending, unlock_runs = self._in_flight(self.watch.events[mark:])
+            now = time.time()
+            if not pending:
+                return "quiescent", []
+            movers = [p for p in pending if p[1] != "celery.chord_unlock"]
+            if not movers and unlock_runs >= UNLOCK_RUNS_STUCK:
+                return "unlock-retrying", [p[0] for p in pending]  # only chord_unlock still moves: it polls forever
+            if now - last_change >= IDLE_BEFORE_LOST_S:
+                nowhere = self._nowhere([p[0] for p in movers])
+                if movers and len(nowhere) == len(movers) and not any(p[2] for p in movers):
+                    return "lost", [p[0] for p in pending]
+            if now - t0 >= bound:
+                return "bound", [p[0] for p in pending]
+            time.sleep(POLL_S)
+
+    def _await_rejections(self, events: list[dict], sent: list[dict]) -> None:
+        """A task that raised Reject is finished off by its worker's main process after the task's own end:
+        since Celery 5.7 that stores FAILURE for it, then counts the part, which may fail its chord.  Wait
+        for those metas, then until the backend stops changing (two reads STABLE_S apart), bounded."""
+        rejected = [e["task_id"] for e in events if e["event"] == "end" and e.get("state") == "REJECTED"]
+        if not rejected or not oracle_mod.REJECT_RECORDS_FAILURE:
+            return
+        finals = [c["chord_id"] for c in sent if not c.get("send_error")]
+        backend = self.app.backend
+        deadline = time.time() + REJECT_META_BOUND_S
+        while time.time() < deadline and any(backend.get_task_meta(t).get("status") == "PENDING" for t in rejected):
+            time.sleep(POLL_S)
+        client = self.topo.redis.client(1) if self.scenario.backend == "redis" else None
+
+        def snapshot():
+            return ([backend.get_task_meta(t).get("status") for t in finals], client.dbsize() if client else None)
+
+        last = snapshot()
+        while time.time() < deadline:
+            time.sleep(STABLE_S)
+            now = snapshot()
+            if now == last:
+                break
+            last = now
+        self.watch.poll()
+
+    def _in_flight(self, events: list[dict]) -> tuple[list[tuple[str, str, bool]], int]:
+        """(task id, name, started) of every task published or started and not yet settled; and how
+        often chord_unlock retried after every other task had ended.  Settled: ended as often as started,
+        or parked, or discarded."""
+        published: dict[str, int] = {}
+        starts: dict[str, int] = {}
+        ends: dict[str, int] = {}
+        queues: dict[str, str | None] = {}
+        names: dict[str, str] = {}
+        discarded: set[str] = set()
+        unlock_retries: list[float] = []
+        last_other_end = 0.0
+        for e in events:
+            tid, kind = e.get("task_id"), e["event"]
+            names.setdefault(tid, e.get("name") or "?")
+            if kind == "publish":
+                published[tid] = published.get(tid, 0) + 1
+                queues[tid] = e.get("queue")
+            elif kind == "start":
+                starts[tid] = starts.get(tid, 0) + 1
+            elif kind == "end":
+                ends[tid] = ends.get(tid, 0) + 1
+                if e.get("name") == "celery.chord_unlock":
+                    if e.get("state") == "RETRY":
+                        unlock_retries.append(e["t"])
+                else:
+                    last_other_end = max(last_other_end, e["t"])
+            elif kind in ("unregistered", "rejected"):
+                discarded.add(tid)
+        pending = []
+        for tid in set(published) | set(starts):
+            if tid in discarded:
+                continue
+            n_pub, n_start, n_end = published.get(tid, 0), starts.get(tid, 0), ends.get(tid, 0)
+            if n_start and n_end >= n_start and n_pub <= n_start:
+                continue  # ran to its end, and no retry of it is waiting (a retry publishes the id again)
+            if not n_start and not self._consumed(queues.get(tid)):
+                continue  # parked: its queue has no consumer, so it will never start
+            pending.append((tid, names.get(tid, "?"), n_start > n_end))
+        # chord_unlock retries that saw every other task of the example ended: it will poll forever
+        return pending, sum(1 for t in unlock_retries if t > last_other_end)
+
+    def _nowhere(self, task_ids: list[str]) -> list[str]:
+        """The ids, of those given, that are in no queue and held unacked by no worker (Redis broker)."""
+        if not task_ids or self.scenario.broker != "redis":
+            return []
+        client = self.topo.redis.client(0)
+        queues = observe.known_queues(self.scenario.to_dict(), [], self.watch.events[-2000:])
+        probe = observe.probe_redis_broker(client, queues)
+        seen = {m.get("task_id") for q in probe["queues"].values() for m in q["messages"]}
+        seen |= {m.get("task_id") for m in probe["unacked"]}
+        return [t for t in task_ids if t not in seen]
+
+    # -- probing and cleaning up ------------------------------------------------------------------------
+
+    def _probe(self, sent: list[dict], events: list[dict], *, full: bool, log_marks: dict[str, int]) -> dict[str, Any]:
+        app = self.app
+        if self.scenario.backend == "redis":
+            backend = observe.probe_redis_backend(app, sent)
+        else:
+            backend = observe.probe_database_backend(app, sent)
+        self._more_metas(backend, sent, events)
+        probe: dict[str, Any] = {"t": time.time(), "quiesced": True, "backend": backend, "full": full,
+                                 "broker": {"queues": {}, "unacked": []}, "workers": {"consumers": self.consumers},
+                                 "logs": {}}
+        if full:
+            queues = observe.known_queues(self.scenario.to_dict(), sent, events)
+            probe["broker"] = observe.probe_redis_broker(self.topo.redis.client(0), queues)
+            probe["workers"] = observe.probe_workers(app, len(self.topo.workers))
+            probe["logs"] = self._log_lines(log_marks)
+        return probe
+
+    def _callback_metas(self, sent: list[dict]) -> dict[str, dict]:
+        """The callbacks' metas, read right when the example settled."""
+        backend = self.app.backend
+        out = {}
+        for c in sent:
+            if c.get("send_error"):
+                continue
+            m = backend.get_task_meta(c["chord_id"])
+            if m.get("status") != "PENDING":
+                out[c["chord_id"]] = {"status": m.get("status"), "result": observe._jsonable(m.get("result")),
+                                      "t": time.time()}
+        return out
+
+    def _more_metas(self, backend: dict[str, Any], sent: list[dict], events: list[dict]) -> None:
+        """The metas of every other task of the example too (a nested task's stored failure is evidence)."""
+        known = set(backend.get("metas") or {}) | {c["chord_id"] for c in sent} | {h for c in sent for h in c["header_ids"]}
+        others = sorted({e.get("task_id") for e in events if e.get("task_id")} - known)
+        if not others:
+            return
+        metas = backend.setdefault("metas", {})
+        if self.scenario.backend == "redis":
+            app_backend = self.app.backend
+            with app_backend.client.pipeline(transaction=False) as pipe:
+                for tid in others:
+                    pipe.get(app_backend.get_key_for_task(tid))
+                raws = pipe.execute()
+            for tid, raw in zip(others, raws):
+                if raw is not None:
+                    m = app_backend.decode(raw)
+                    metas[tid] = {"status": m.get("status"), "result": observe._jsonable(m.get("result"))}
+        else:
+            extra = observe.probe_database_backend(self.app, [{"chord_id": t, "header_ids": []} for t in others])
+            metas.update(extra.get("metas") or {})
+
+    def _log_lines(self, log_marks: dict[str, int]) -> dict[str, list[str]]:
+        """Evidence lines each worker logged during this example (from where the example started)."""
+        out = {}
+        for w in self.topo.workers:
+            try:
+                with open(w.node.log_path, "rb") as f:
+                    f.seek(log_marks.get(w.hostname, w.node.log_offset))
+                    text = f.read(4_000_000).decode("utf-8", "replace")
+            except OSError:
+                continue
+            lines = [ln for ln in text.splitlines() if observe.LOG_PATTERNS.search(ln)]
+            out[w.hostname] = lines[-observe.MAX_LOG_LINES:]
+        return out
+
+    def _clean_up(self, settled: str, events: list[dict], probe: dict[str, Any]) -> bool:
+        """Leave nothing of this example behind; return True if the workers had to be restarted."""
+        if settled in ("bound", "unlock-retrying") or any(not w.node.alive() for w in self.topo.workers):
+            self.reset()
+            return True
+        client = self.topo.redis.client(0)
+        parked = {e.get("queue") for e in events if e["event"] == "publish" and not self._consumed(e.get("queue"))}
+        for queue in sorted(q for q in parked if q):
+            client.delete(queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9)))
+        if self.scenario.backend == "redis":
+            self.topo.redis.client(1).flushdb()
+        return False
