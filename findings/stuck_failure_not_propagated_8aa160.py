@@ -1,0 +1,87 @@
+"""Fuzzing finding stuck-failure-not-propagated-8aa160: stuck/failure-not-propagated.
+
+Shrunk to: chord([chain(fuzz.part.s(), fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())
+upstream of the callback: task fuzz.raise 3c187156-604f-4623-9784-3e2d2ccd373b failed and its failure was stored, but it never reached the callback, which neither ran nor failed
+
+known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
+Found by `python -m lab fuzz route-glob-mismatch --budget 2m --seed 606 --json` (seed 611), after 409 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-failure-not-propagated-8aa160`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-failure-not-propagated-8aa160',
+ 'finding_kind': 'stuck/failure-not-propagated',
+ 'verdict': 'stuck',
+ 'cause': 'failure-not-propagated',
+ 'detail': None,
+ 'summary': 'upstream of the callback: task fuzz.raise 3c187156-604f-4623-9784-3e2d2ccd373b failed and its '
+            'failure was stored, but it never reached the callback, which neither ran nor failed',
+ 'evidence': ['upstream task 3c187156-604f-4623-9784-3e2d2ccd373b:',
+              'ledger: fuzz.raise 3c187156-604f-4623-9784-3e2d2ccd373b ran on worker and ended FAILURE: '
+              "'PartFailed: fuzzed task 3c187156-604f-4623-9784-3e2d2ccd373b failed on purpose'",
+              'backend: meta FAILURE for 3c187156-604f-4623-9784-3e2d2ccd373b; none for the callback',
+              'ledger: 0/2 header parts ended; part df7e4a30-038c-47ec-995c-3f43381eae03 has no start',
+              'broker: no queue and no unacked entry holds it',
+              'oracle: a raise task fails; allows failed'],
+ 'expected': ['failed'],
+ 'canvas': 'chord([chain(fuzz.part.s(), fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], '
+           'fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': None,
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': '10',
+               'name': 'nested canvas miscount',
+               'known': True,
+               'why': 'a failure inside a nested canvas never reaches the outer callback, which stays '
+                      'PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases)'},
+ 'seed': 611,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZGF0ZIBAIAKxGZF4TIwoUhAWAwMDkhYGAOvyBqk=')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 409,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/failure-not-propagated',
+                     'stuck/failure-not-propagated',
+                     'stuck/failure-not-propagated']},
+ 'space': 'shapes',
+ 'base': 'route-glob-mismatch',
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': 'b445789fd544',
+ 'config': None}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'chain',
+              'links': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+                        {'kind': 'task', 'behaviour': 'raise', 'value': 0},
+                        {'kind': 'group',
+                         'members': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+                                     {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}]}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='stuck-failure-not-propagated-8aa160',
+    description='fuzzed: stuck/failure-not-propagated with chord([chain(fuzz.part.s(), fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())',
+    expect='stuck',
+    config={'task_routes': {'fuzz.total': {'queue': 'execution'}, 'lab.apps.origin.tasks.execution.*': {'queue': 'execution'}, 'lab.apps.origin.tasks.metrics.*': {'queue': 'metrics'}}, 'task_track_started': True, 'result_expires': 3600},
+    tasks=('lab.apps.origin.tasks', 'lab.apps.origin.tasks.execution.results', 'lab.apps.fuzz'),
+    expect_cause='failure-not-propagated',
+    mechanism='10',
+    workers=(
+        Worker('worker', concurrency=4),
+    ),
+    chords=(
+        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(1,)),
+    ),
+)
