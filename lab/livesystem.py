@@ -24,16 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from lab import brokers, ledger, observe, records
-from lab.celery_app import build_app, release
-from lab.errors import LabSetupError
-from lab.judge import Verdict, judge, summarize
-from lab.nemesis import Nemesis
-from lab.processes import NodeNotReady, ProcessOwner
-from lab.run import _quiesce_bound, probe_all
+from lab import brokers, ledger, records
 from lab import scenario as scenario_module
+from lab.celery_app import release
+from lab.errors import LabSetupError
+from lab.judge import Verdict
+from lab.processes import NodeNotReady, ProcessOwner
+from lab.run import Reporter, _unreleased, drive
 from lab.scenario import Scenario
-from lab.send import chord_size_ttls, send_chords
 from lab.topology import PROJECT_ROOT, Topology, bring_up
 
 POLL_S = 0.05
@@ -66,6 +64,11 @@ class LiveSystem:
         return {"LAB_APP": str(self.app_spec_path(worker)), "PYTHONPATH": str(PROJECT_ROOT)}
 
 
+class _StepReporter(Reporter):
+    def __init__(self, say):
+        self.step = say
+
+
 @contextlib.contextmanager
 def keep_up(scenario: Scenario, *, seed: int = 0, on_step=None, keep_dir: bool = False) -> Iterator[LiveSystem]:
     """Bring ``scenario`` up, send its chords, judge them, and yield the system still running."""
@@ -78,7 +81,6 @@ def keep_up(scenario: Scenario, *, seed: int = 0, on_step=None, keep_dir: bool =
     run_dir = records.run_dir_for(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
-    timeline: list[dict[str, Any]] = [{"t": started_at, "kind": "run", "what": f"live {run_id} started"}]
     topo: Topology | None = None
     try:
         with ProcessOwner(run_dir) as owner:
@@ -86,38 +88,9 @@ def keep_up(scenario: Scenario, *, seed: int = 0, on_step=None, keep_dir: bool =
                 topo = bring_up(scenario, run_id, run_dir, owner, on_step=say)
             except NodeNotReady as e:
                 raise LabSetupError(str(e)) from None
-            ledger.configure(run_dir / "ledger", "producer")
-            ledger.connect_signals()
-            app = build_app(topo.producer_spec)
-            watch = observe.LedgerWatch(run_dir / "ledger")
-            nemesis = Nemesis(scenario.faults, topo, timeline)
-            say(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
-            sent = send_chords(app, scenario, seed)
-            size_ttls = chord_size_ttls(app, sent) if scenario.backend == "redis" else []
-            nemesis.fire("after-sent", watch, sent)
-
-            def tick(total: int, started: int, ended: int) -> None:
-                if started:
-                    nemesis.fire("after-parts-started", watch, sent)
-                if ended >= total:
-                    nemesis.fire("after-parts-ended", watch, sent)
-
-            quiescence = observe.wait_for_quiescence(watch, sent, quiet=scenario.quiet,
-                                                     bound=_quiesce_bound(scenario) + nemesis.extra_time(),
-                                                     on_progress=tick)
-            nemesis.fire_remaining(watch, sent)
-            nemesis.heal_all()
-            deadline = time.time() + scenario.settle
-            while True:  # probe and judge until every verdict is final, as run_scenario does
-                probe = probe_all(topo, app, sent, watch, quiesced=True)
-                obs = {"run_id": run_id, "scenario": scenario.to_dict(), "seed": seed, "started_at": started_at,
-                       "topology": topo.describe(), "chords": sent, "size_ttls": size_ttls,
-                       "quiescence": quiescence, "ledger": list(watch.events), "probe": probe, "timeline": timeline}
-                verdicts = judge(obs)
-                if all(v.final for v in verdicts) or time.time() >= deadline:
-                    break
-                time.sleep(POLL_S)
-            outcome = summarize(obs["scenario"], verdicts)
+            judged = drive(topo, seed=seed, reporter=_StepReporter(say), started_at=started_at)
+            app, sent, verdicts, outcome, obs = judged.app, judged.sent, judged.verdicts, judged.outcome, judged.obs
+            _unreleased.remove(app)  # released below, once the caller is done with the live system
             say("live: " + ", ".join(f"{n} {k}" for k, n in sorted(outcome["outcomes"].items())))
             try:
                 yield LiveSystem(scenario, topo, app, sent, verdicts, outcome, obs,

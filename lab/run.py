@@ -140,9 +140,21 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was recorded: leave nothing half-made
 
 
-def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario_ref: str | None = None,
-             started_at: float | None = None) -> RunResult:
-    """Send the chords into a topology that is up, let the nemesis act, observe, judge, and record.
+@dataclass
+class Judged:
+    """What ``drive`` leaves: the producer app (still connected: the caller releases it), the raw
+    observations, and the verdicts judged from them."""
+
+    app: Any
+    sent: list[dict[str, Any]]
+    obs: dict[str, Any]
+    verdicts: list[Verdict]
+    outcome: dict[str, Any]
+    timings: dict[str, float]
+
+
+def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at: float | None = None) -> Judged:
+    """Send the chords into a topology that is up, let the nemesis act, observe and judge; record nothing.
 
     ``topo`` is a local ``Topology``, or any object with the same attributes
     (``lab.attach`` gives one for a topology someone else started).
@@ -214,8 +226,20 @@ def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario
     obs["finished_at"] = t_verdict
     outcome = summarize(obs["scenario"], verdicts)
     timings["elapsed_s"] = t_verdict - started_at
+    return Judged(app, sent, obs, verdicts, outcome, timings)
+
+
+def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario_ref: str | None = None,
+             started_at: float | None = None) -> RunResult:
+    """``drive`` the topology, then record the run: the raw observations beside their verdicts."""
+    started_at = started_at or time.time()
+    judged = drive(topo, seed=seed, reporter=reporter, started_at=started_at)
+    scenario: Scenario = topo.scenario
+    app, obs, verdicts, outcome, timings = judged.app, judged.obs, judged.verdicts, judged.outcome, judged.timings
+    run_dir = topo.run_dir
+    t_verdict = obs["finished_at"]
     record = {
-        "run_id": run_id, "scenario": scenario.name, "scenario_ref": scenario_ref or scenario.name,
+        "run_id": topo.run_id, "scenario": scenario.name, "scenario_ref": scenario_ref or scenario.name,
         "expected": scenario.expect, "seed": seed,
         "versions": records.versions(topo.redis.version if topo.redis is not None else None),
         "git": records.git_revision(),
