@@ -4,7 +4,7 @@ Shrunk to: chord([], fuzz.total.s())
 the callback's state is FAILURE: NotRegistered: fuzz.total
 
 known mechanism 6 (stale or mixed workers): a worker without the callback task took its message.
-Found by `python -m lab fuzz --space configs --budget 15m --seed 202 --json` (seed 202), after 6 example(s);
+Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 810), after 145 example(s);
 replayed 3/3 time(s).
 Replay: `python -m lab replay failed-callback-unregistered-72b1be`; `python -m lab run` sends exactly this chord.
 """
@@ -20,10 +20,10 @@ FINDING = {'id': 'failed-callback-unregistered-72b1be',
  'summary': "the callback's state is FAILURE: NotRegistered: fuzz.total",
  'evidence': ['backend: callback meta FAILURE NotRegistered: fuzz.total',
               'ledger: the callback never ran; the chord machinery marked it failed',
-              'ledger: w1-g8 received the callback and discarded it as unregistered t=0.03s',
-              'w1-g8@fuzz-7bde19 log: [2026-11-29 11:30:53,658: ERROR/MainProcess] Received unregistered '
+              'ledger: w1-g131 received the callback and discarded it as unregistered t=0.01s',
+              'w1-g131@fuzz-b3fc7c log: [2026-11-29 12:08:31,301: ERROR/MainProcess] Received unregistered '
               "task of type 'fuzz.total'.",
-              "workers (inspect registered): w1-g8 lacks 'fuzz.total'",
+              "workers (inspect registered): w1-g131 lacks 'fuzz.total'",
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
  'canvas': 'chord([], fuzz.total.s())',
@@ -35,10 +35,10 @@ FINDING = {'id': 'failed-callback-unregistered-72b1be',
                'name': 'stale or mixed workers',
                'known': True,
                'why': 'a worker without the callback task took its message'},
- 'seed': 202,
+ 'seed': 810,
  'blob': "@reproduce_failure('6.155.2', b'AXicY3RkcGQEYQZHOAQCGBMhDEIAbugElw==')",
  'hypothesis': '6.155.2',
- 'examples_before': 6,
+ 'examples_before': 145,
  'replay': {'runs': 3,
             'reproduced': 3,
             'rate': 1.0,
@@ -54,7 +54,7 @@ FINDING = {'id': 'failed-callback-unregistered-72b1be',
               'redis-py': '8.1.0',
               'billiard': '4.3.2',
               'redis-server': '7.0.15'},
- 'git': 'c37f8d52589c-dirty',
+ 'git': '05b9259787ff',
  'config': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'stale'}],
             'header_queue': None,
             'callback_queue': None,

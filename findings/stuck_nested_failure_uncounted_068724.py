@@ -1,10 +1,10 @@
 """Fuzzing finding stuck-nested-failure-uncounted-068724: stuck/nested-failure-uncounted.
 
 Shrunk to: chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
-header part 199fee4e-73cf-4cff-ad4c-cf5fc6ff10e5 never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
+header part 47c39b4e-638f-49f5-9144-27eef87a7670 never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
-Found by `python -m lab fuzz healthy --budget 12m --seed 101 --json` (seed 101), after 45 example(s);
+Found by `python -m lab fuzz healthy --budget 6m --seed 909 --json` (seed 911), after 283 example(s);
 replayed 3/3 time(s).
 Replay: `python -m lab replay stuck-nested-failure-uncounted-068724`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
 """
@@ -17,13 +17,13 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-068724',
  'verdict': 'stuck',
  'cause': 'nested-failure-uncounted',
  'detail': None,
- 'summary': "header part 199fee4e-73cf-4cff-ad4c-cf5fc6ff10e5 never ran: it is a nested chord's callback, "
+ 'summary': "header part 47c39b4e-638f-49f5-9144-27eef87a7670 never ran: it is a nested chord's callback, "
             'marked FAILURE when that chord failed, and this chord never counted it',
- 'evidence': ["backend: meta FAILURE for header part 199fee4e-73cf-4cff-ad4c-cf5fc6ff10e5: {'exc_type': "
-              '\'ChordError\', \'exc_message\': ["Dependency 06364024-2ba4-4962-84f7-56ca79df5fe3 raised '
+ 'evidence': ["backend: meta FAILURE for header part 47c39b4e-638f-49f5-9144-27eef87a7670: {'exc_type': "
+              '\'ChordError\', \'exc_message\': ["Dependency 39f7eba0-ee01-418a-b5f5-4b1d2ce9e65f raised '
               "PartFailed('fuzzed...",
-              'ledger: part 199fee4e-73cf-4cff-ad4c-cf5fc6ff10e5 never started',
-              'ledger: 0/1 header parts ended; part 199fee4e-73cf-4cff-ad4c-cf5fc6ff10e5 has no start',
+              'ledger: part 47c39b4e-638f-49f5-9144-27eef87a7670 never started',
+              'ledger: 0/1 header parts ended; part 47c39b4e-638f-49f5-9144-27eef87a7670 has no start',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
@@ -37,10 +37,10 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-068724',
                'known': True,
                'why': 'a failure inside a nested canvas never reaches the outer callback, which stays '
                       'PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases)'},
- 'seed': 101,
- 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZGZ0ZHRkAEEIws4GAFaEBBg=')",
+ 'seed': 911,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZGN0ZHAEYSCEIOxsAGEyBFw=')",
  'hypothesis': '6.155.2',
- 'examples_before': 45,
+ 'examples_before': 283,
  'replay': {'runs': 3,
             'reproduced': 3,
             'rate': 1.0,
@@ -56,7 +56,7 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-068724',
               'redis-py': '8.1.0',
               'billiard': '4.3.2',
               'redis-server': '7.0.15'},
- 'git': 'f0e4931c24c8-dirty',
+ 'git': '05b9259787ff',
  'config': None}
 
 # The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).

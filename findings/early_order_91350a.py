@@ -1,0 +1,87 @@
+"""Fuzzing finding early-order-91350a: early/order.
+
+Shrunk to: chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.total.s())
+the callback ran with [1, 0] instead of [0, 1] (order)
+
+new (not in shared/notes/mechanisms.md): the callback gets the right results in the wrong order; the catalog has no such row (closest: 10, nested canvas miscount).
+Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 813), after 449 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay early-order-91350a`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'early-order-91350a',
+ 'finding_kind': 'early/order',
+ 'verdict': 'early',
+ 'cause': None,
+ 'detail': 'order',
+ 'summary': 'the callback ran with [1, 0] instead of [0, 1] (order)',
+ 'evidence': ['ledger: callback 6117aee3-9532-4af6-9269-9124598b309e started with [1, 0]',
+              'oracle: [0, 1]',
+              'ledger: callback ended t=0.04s state SUCCESS',
+              'backend: callback meta SUCCESS',
+              'oracle: every task returns; allows completed'],
+ 'expected': ['completed'],
+ 'canvas': 'chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.total.s())',
+ 'failing_index': 0,
+ 'config_changed': {},
+ 'exact': False,
+ 'projection_reproduces': False,
+ 'mechanism': {'id': None,
+               'name': None,
+               'known': False,
+               'why': 'the callback gets the right results in the wrong order; the catalog has no such row '
+                      '(closest: 10, nested canvas miscount)'},
+ 'seed': 813,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY3RkcGQEYgYGRzhkQHAYGR2ZGKGiQB5EMVgJXDEQAQD6fgbl')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 449,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['early/order', 'early/order', 'early/order']},
+ 'space': 'configs',
+ 'base': None,
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': '05b9259787ff',
+ 'config': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'current'}],
+            'header_queue': None,
+            'callback_queue': None,
+            'unlock_queue': None,
+            'result_expires': None,
+            'result_chord_expires': None,
+            'task_ignore_result': False,
+            'task_acks_late': False,
+            'task_reject_on_worker_lost': False,
+            'backend': 'redis',
+            'maxmemory_policy': 'noeviction',
+            'maxmemory_mb': None,
+            'visibility_timeout': None}}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'group',
+              'members': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
+                          {'kind': 'task', 'behaviour': 'ok', 'value': 1}]}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='early-order-91350a',
+    description='fuzzed: early/order with chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.total.s())',
+    expect='early',
+    tasks=('lab.apps.fuzz',),
+    workers=(
+        Worker('w1'),
+    ),
+    chords=(
+        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
+    ),
+)

@@ -1,0 +1,94 @@
+"""Fuzzing finding stuck-callback-queue-unconsumed-be9a03: stuck/callback-queue-unconsumed.
+
+Shrunk to: chord([], fuzz.total.s().set(queue='execution'))
+callback total is in queue 'execution', which no worker consumes (w1-g37 consumes celery)
+
+known mechanism 1 (callback queue unconsumed (split queues)): the callback is routed to a queue no worker consumes.
+Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 808), after 11 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-callback-queue-unconsumed-be9a03`; the shape is nested: `python -m lab run` sends the flat projection below, which reproduces the finding too; `python -m lab replay` sends the exact shape.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-callback-queue-unconsumed-be9a03',
+ 'finding_kind': 'stuck/callback-queue-unconsumed',
+ 'verdict': 'stuck',
+ 'cause': 'callback-queue-unconsumed',
+ 'detail': None,
+ 'summary': "callback total is in queue 'execution', which no worker consumes (w1-g37 consumes celery)",
+ 'evidence': ["ledger: producer published callback 676bde23-2424-4566-ac26-f5e55ffdc01c to queue 'execution' "
+              't=0.01s, after the last part returned',
+              "broker: queue 'execution' holds 1 message(s), including callback "
+              '676bde23-2424-4566-ac26-f5e55ffdc01c',
+              "workers (inspect active_queues): w1-g37 consumes celery; none consumes 'execution'",
+              'ledger: all 0 header parts returned SUCCESS',
+              'backend: no meta for callback 676bde23-2424-4566-ac26-f5e55ffdc01c, so AsyncResult.state '
+              'reads PENDING',
+              'oracle: every task returns; allows completed'],
+ 'expected': ['completed'],
+ 'canvas': "chord([], fuzz.total.s().set(queue='execution'))",
+ 'failing_index': 1,
+ 'config_changed': {},
+ 'exact': False,
+ 'projection_reproduces': True,
+ 'mechanism': {'id': '1',
+               'name': 'callback queue unconsumed (split queues)',
+               'known': True,
+               'why': 'the callback is routed to a queue no worker consumes'},
+ 'seed': 808,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY3RkcGQEYgYGRzhkQHAYEYKoHEZHJogqBgDnoQai')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 11,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/callback-queue-unconsumed',
+                     'stuck/callback-queue-unconsumed',
+                     'stuck/callback-queue-unconsumed']},
+ 'space': 'configs',
+ 'base': None,
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': 'd2dcd0d31aa3',
+ 'config': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'current'}],
+            'header_queue': None,
+            'callback_queue': None,
+            'unlock_queue': None,
+            'result_expires': None,
+            'result_chord_expires': None,
+            'task_ignore_result': False,
+            'task_acks_late': False,
+            'task_reject_on_worker_lost': False,
+            'backend': 'redis',
+            'maxmemory_policy': 'noeviction',
+            'maxmemory_mb': None,
+            'visibility_timeout': None}}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
+ {'kind': 'chord',
+  'header': [],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0, 'options': {'queue': 'execution'}}}]
+
+scenario = Scenario(
+    name='stuck-callback-queue-unconsumed-be9a03',
+    description="fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s().set(queue='execution'))",
+    expect='stuck',
+    tasks=('lab.apps.fuzz',),
+    expect_cause='callback-queue-unconsumed',
+    mechanism='1',
+    workers=(
+        Worker('w1'),
+    ),
+    chords=(
+        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
+        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total', callback_options={'queue': 'execution'}),
+    ),
+)

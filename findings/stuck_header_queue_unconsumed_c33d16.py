@@ -1,0 +1,88 @@
+"""Fuzzing finding stuck-header-queue-unconsumed-c33d16: stuck/header-queue-unconsumed.
+
+Shrunk to: chord([fuzz.part.s().set(queue='execution')], fuzz.total.s())
+1 header part(s) wait in queue 'execution', which no worker consumes (w1-g205 consumes celery)
+
+known mechanism 1 (callback queue unconsumed (split queues)): the same mechanism on the header side: a part is routed to a queue no worker consumes.
+Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 812), after 270 example(s);
+replayed 3/3 time(s).
+Replay: `python -m lab replay stuck-header-queue-unconsumed-c33d16`; `python -m lab run` sends exactly this chord.
+"""
+
+from lab import Chord, Scenario, Worker
+
+# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
+FINDING = {'id': 'stuck-header-queue-unconsumed-c33d16',
+ 'finding_kind': 'stuck/header-queue-unconsumed',
+ 'verdict': 'stuck',
+ 'cause': 'header-queue-unconsumed',
+ 'detail': None,
+ 'summary': "1 header part(s) wait in queue 'execution', which no worker consumes (w1-g205 consumes celery)",
+ 'evidence': ['ledger: 0/1 header parts ended',
+              "broker: queue 'execution' holds part 4e836706-8749-434e-8c9d-23a85c44e4fd",
+              'workers (inspect active_queues): w1-g205 consumes celery',
+              'oracle: every task returns; allows completed'],
+ 'expected': ['completed'],
+ 'canvas': "chord([fuzz.part.s().set(queue='execution')], fuzz.total.s())",
+ 'failing_index': 0,
+ 'config_changed': {},
+ 'exact': True,
+ 'projection_reproduces': None,
+ 'mechanism': {'id': '1',
+               'name': 'callback queue unconsumed (split queues)',
+               'known': True,
+               'why': 'the same mechanism on the header side: a part is routed to a queue no worker '
+                      'consumes'},
+ 'seed': 812,
+ 'blob': "@reproduce_failure('6.155.2', b'AXicY3RkcGQEYgYGRzhkQHAYGeGCQGVMDAwoSkEIAOI2BqI=')",
+ 'hypothesis': '6.155.2',
+ 'examples_before': 270,
+ 'replay': {'runs': 3,
+            'reproduced': 3,
+            'rate': 1.0,
+            'flaky': False,
+            'seen': ['stuck/header-queue-unconsumed',
+                     'stuck/header-queue-unconsumed',
+                     'stuck/header-queue-unconsumed']},
+ 'space': 'configs',
+ 'base': None,
+ 'versions': {'python': '3.11.7',
+              'celery': '5.7.0',
+              'kombu': '5.7.0',
+              'redis-py': '8.1.0',
+              'billiard': '4.3.2',
+              'redis-server': '7.0.15'},
+ 'git': '05b9259787ff',
+ 'config': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'current'}],
+            'header_queue': None,
+            'callback_queue': None,
+            'unlock_queue': None,
+            'result_expires': None,
+            'result_chord_expires': None,
+            'task_ignore_result': False,
+            'task_acks_late': False,
+            'task_reject_on_worker_lost': False,
+            'backend': 'redis',
+            'maxmemory_policy': 'noeviction',
+            'maxmemory_mb': None,
+            'visibility_timeout': None}}
+
+# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+SHAPES = [{'kind': 'chord',
+  'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0, 'options': {'queue': 'execution'}}],
+  'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+scenario = Scenario(
+    name='stuck-header-queue-unconsumed-c33d16',
+    description="fuzzed: stuck/header-queue-unconsumed with chord([fuzz.part.s().set(queue='execution')], fuzz.total.s())",
+    expect='stuck',
+    tasks=('lab.apps.fuzz',),
+    expect_cause='header-queue-unconsumed',
+    mechanism='1',
+    workers=(
+        Worker('w1'),
+    ),
+    chords=(
+        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total', part_options={'queue': 'execution'}),
+    ),
+)
