@@ -132,6 +132,17 @@ def classify(verdict: str, cause: str | None, detail: str | None, shapes: list[d
     def row(mid: str, why: str) -> dict[str, Any]:
         return {"id": mid, "name": MECHANISMS[mid], "known": True, "why": why}
 
+    discarded = [e for e in (obs or {}).get("ledger") or [] if e.get("event") == "unregistered"]
+    if verdict == "stuck" and discarded and cause in (None, "header-part-missing", "failure-not-propagated"):
+        return row("6", f"a worker without {discarded[0].get('name')!r} discarded it, and the chord waits on it")
+    if cause == "join-hang":
+        if ignores:
+            return row("3", "a variant: a part of a nested header group ignores its result, so the worker that "
+                            "returned the last part waits in the chord's join for it forever (row 13 expects a "
+                            "Join error after result_chord_join_timeout instead)")
+        return {"id": None, "name": None, "known": False,
+                "why": "the worker blocks in the chord's join past result_chord_join_timeout; row 13 expects a "
+                       "Join error instead"}
     if cause == "callback-queue-unconsumed":
         routes = cfg.get("task_routes") or {}
         if "fuzz.total" not in routes and any("*" in k for k in routes):
@@ -508,17 +519,31 @@ def fuzzing_section(records_or_paths: Any = None) -> str:
         for r in rs:
             verdicts.update(r["stats"].get("verdicts") or {})
         ids = sorted({i for r in rs for i in r.get("findings") or []})
-        kinds = ", ".join(f"`{found[i]['finding_kind']}`" if i in found else f"`{i}`" for i in ids)
+        kinds = ", ".join(f"`{k}`" for k in sorted({found[i]["finding_kind"] if i in found else i for i in ids}))
         out.append(f"| {space} | `{base}` | {len(rs)} | {ex} | {ch} | {ch / busy if busy else 0:.1f} | {_minutes(t)} | "
                    + ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items()))
                    + f" | {kinds or '**no finding**'} |")
     out.append("")
     out.append("_Verdicts count every chord judged, shrinking included; a chord the oracle expected to be stuck "
                "or failed (a Reject, Ignore or raising part) counts under its verdict without being a finding._\n")
-    for fid, r in sorted(found.items(), key=lambda kv: (not kv[1]["mechanism"]["known"], kv[0])):
+    # one subsection per kind of finding: its smallest reproducer in full, then where else it was found
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    for fid, r in found.items():
+        by_kind[r["finding_kind"]].append({**r, "id": fid})
+
+    def size(r: dict) -> tuple:
+        rep = r.get("replay") or {}
+        return (-(rep.get("rate") or 0), sum(1 for sh in r.get("shapes") or [] for n in _walk_data(sh)
+                                            if n.get("kind") == "task"), r["id"])
+
+    kinds_in_order = sorted(by_kind, key=lambda k: (not by_kind[k][0]["mechanism"]["known"], k))
+    for kind in kinds_in_order:
+        group = sorted(by_kind[kind], key=size)
+        r = group[0]
+        fid = r["id"]
         mech = r["mechanism"]
         label = (f"known mechanism {mech['id']} ({mech['name']})" if mech["known"] else "**new**")
-        out.append(f"### `{fid}`: {r['finding_kind']} · {label}\n")
+        out.append(f"### `{kind}` · {label}\n")
         out.append(f"{r['summary']}\n")
         if r.get("_note"):
             out.append(f"_Note:_ {r['_note']}.\n")
@@ -533,7 +558,7 @@ def fuzzing_section(records_or_paths: Any = None) -> str:
         if later:
             rate += "; later replays " + ", ".join(f"{x['replay']['reproduced']}/{x['replay']['runs']}" for x in later)
         flaky = " **flaky**" if rep.get("flaky") or any(x["replay"].get("flaky") for x in later) else ""
-        out.append(f"**Minimal reproducer** (space `{r['space']}`, topology `{r.get('base') or 'drawn'}`; "
+        out.append(f"**Minimal reproducer** `{fid}` (space `{r['space']}`, topology `{r.get('base') or 'drawn'}`; "
                    f"found after {r['examples_before']} example(s), shrunk in {r['shrink_s']:.0f} s; replayed {rate}{flaky}):\n")
         out.append("```python\n" + "\n".join(_reproducer_lines(r)) + "\n```\n")
         if r.get("evidence"):
@@ -545,6 +570,11 @@ def fuzzing_section(records_or_paths: Any = None) -> str:
                    + ("(exact)" if r.get("exact") else
                       f"(a flat projection, which {'reproduces it too' if r.get('projection_reproduces') else 'does not reproduce it'})")
                    + (f"; hypothesis blob `{r['blob']}`" if r.get("blob") else "") + ".\n")
+        if len(group) > 1:
+            out.append(f"Also found {len(group) - 1} more time(s), each shrunk and saved: " + "; ".join(
+                f"`{x['id']}` ({x['space']} on `{x.get('base') or 'drawn'}`, replayed "
+                f"{(x.get('replay') or {}).get('reproduced')}/{(x.get('replay') or {}).get('runs')}: {x['canvas']})"
+                for x in group[1:]) + ".\n")
     clean = [k for k, rs in groups.items() if not any(r.get("findings") for r in rs)]
     if clean:
         out.append("**No finding** in: " + "; ".join(
