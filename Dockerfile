@@ -9,8 +9,9 @@ RUN [ -x /usr/bin/redis-server ] || (apt-get update && apt-get install -y --no-i
 WORKDIR /lab
 # The dependencies in a layer of their own (an empty package stands in for the code), so that a
 # change to the code rebuilds only the copies below; the editable install finds the real lab/.
-COPY pyproject.toml README.md ./
-RUN mkdir lab && touch lab/__init__.py && pip install --no-cache-dir -e . && rm -r lab
+COPY pyproject.toml README.md requirements.lock ./
+RUN mkdir lab && touch lab/__init__.py && pip install --no-cache-dir -r requirements.lock \
+    && pip install --no-cache-dir --no-deps -e . && rm -r lab
 COPY lab ./lab
 COPY scenarios ./scenarios
 COPY docker ./docker

@@ -62,3 +62,11 @@ def lab_env(store: Path) -> dict[str, str]:
     """The environment for a `python -m lab` subprocess using this store."""
     root = Path(__file__).resolve().parent.parent
     return {**os.environ, "LAB_RESULTS": str(store), "PYTHONPATH": str(root)}
+
+
+PYTHON_TRACEBACK = "Traceback (most recent call last):"
+
+
+def has_traceback(text: str) -> bool:
+    """Whether ``text`` holds a Python traceback: its header line, not merely the word (a user may type it)."""
+    return PYTHON_TRACEBACK in text

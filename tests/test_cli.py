@@ -16,7 +16,7 @@ import time
 import psutil
 import pytest
 
-from conftest import lab_env, processes_under
+from conftest import lab_env, processes_under, has_traceback
 
 
 def lab(store, *args, timeout=120):
@@ -55,7 +55,7 @@ def test_bad_input_is_one_sentence_and_254(lab_results, args, words):
     """Bad input: one line on stderr naming the problem, exit 254, no traceback, nothing recorded."""
     p = lab(lab_results, *args)
     assert p.returncode == 254
-    assert words in p.stderr and "Traceback" not in p.stderr + p.stdout
+    assert words in p.stderr and not has_traceback(p.stderr + p.stdout)
     assert len(p.stderr.strip().splitlines()) <= 2
     assert not (lab_results / "runs.jsonl").exists()
 
@@ -65,7 +65,7 @@ def test_malformed_scenario_file_is_254(lab_results, tmp_path):
     s = tmp_path / "bad.py"
     s.write_text("from lab import Scenario, Worker\nscenario = Scenario(name='bad', description='d', expect='maybe', workers=(Worker('w'),))\n")
     p = lab(lab_results, "run", str(s))
-    assert p.returncode == 254 and "expect is 'maybe'" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 254 and "expect is 'maybe'" in p.stderr and not has_traceback(p.stderr)
     assert not (lab_results / "runs.jsonl").exists()
 
 
@@ -78,7 +78,7 @@ def test_missing_redis_server_is_one_sentence(lab_results, tmp_path):
     env["PATH"] = str(tmp_path / "empty")
     env["PYTHONPATH"] = f"{tmp_path / 'shadow'}:{env['PYTHONPATH']}"
     p = subprocess.run([sys.executable, "-m", "lab", "run", "healthy"], capture_output=True, text=True, env=env, timeout=60)
-    assert p.returncode == 254 and "redis-server was not found" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 254 and "redis-server was not found" in p.stderr and not has_traceback(p.stderr)
     assert not (lab_results / "runs.jsonl").exists()
 
 

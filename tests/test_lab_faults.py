@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import lab_env
+from conftest import lab_env, has_traceback
 from lab import brokers, records
 from lab.stability import describe_signature, run_signature
 
@@ -149,7 +149,7 @@ def test_killing_the_lab_at_random_points_leaves_nothing_behind(lab_results, tmp
             pytest.fail(f"try {i}: the lab did not exit within 60 s of {sig_name} ({name}, {delay:.2f} s in)")
         left = wait_until_gone(store)
         assert not left, f"try {i} ({name}, {sig_name} {delay:.2f} s in): processes left behind: {left}"
-        assert "Traceback" not in err.decode(errors="replace"), f"try {i}: {err.decode(errors='replace')[-500:]}"
+        assert not has_traceback(err.decode(errors="replace")), f"try {i}: {err.decode(errors='replace')[-500:]}"
         assert_store_whole(store)
         run_ids = run_ids_started(store) - before
         recorded = {r["run_id"] for r in records.load_all(store / "runs.jsonl")}
