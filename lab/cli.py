@@ -12,6 +12,8 @@ A user's mistake gets one sentence, never a traceback.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import sys
@@ -123,6 +125,25 @@ LAZY_COMMANDS = {
 }
 
 
+# Commands that write the results store: it is checked once their options are parsed, before
+# they start any process, so an unwritable store is one sentence and exit 254, not a crash mid-run.
+WRITES_STORE = ("run", "fuzz", "replay", "matrix", "attach")
+
+
+def _checking_store_first(cmd: click.Command) -> click.Command:
+    """A copy of ``cmd`` whose body runs only once the store is known to be writable."""
+    body = cmd.callback
+
+    @functools.wraps(body)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        records.check_store_writable()
+        return body(*args, **kwargs)
+
+    checked_cmd = copy.copy(cmd)
+    checked_cmd.callback = checked
+    return checked_cmd
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if self._available(n))])
@@ -141,8 +162,10 @@ class LazyGroup(click.Group):
             import importlib
 
             module, attr = LAZY_COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+            cmd = getattr(importlib.import_module(module), attr)
+        else:
+            cmd = super().get_command(ctx, name)
+        return _checking_store_first(cmd) if cmd is not None and name in WRITES_STORE else cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -257,8 +280,11 @@ def show(run_ref: str, as_json: bool, svg: bool) -> None:
         if svg:
             path = Path(rec.get("run_dir") or records.run_dir_for(rec["run_id"]))
             if path.exists():
-                written = write_svg(obs, verdicts, path / "timeline.svg")
-                out.print(f"[dim]timeline written to {written}[/dim]")
+                try:
+                    written = write_svg(obs, verdicts, path / "timeline.svg")
+                    out.print(f"[dim]timeline written to {written}[/dim]")
+                except OSError as e:  # a read-only store can still be read: the story needs no SVG
+                    out.print(f"[dim](timeline.svg not written: {e.strerror})[/dim]")
     except ImportError as e:  # the timeline is for teaching; its absence must not hide the verdicts
         out.print(f"[dim](no timeline: {e})[/dim]")
     out.print()

@@ -52,6 +52,7 @@ LAB_RUNTIME = ("click>=8.1", "rich>=13", "psutil>=5.9", "sqlalchemy>=2.0", "psyc
 # otherwise let the resolver replace.
 BILLIARD_4_3_SINCE = (5, 7)
 SUPPORTED_MIN = (5, 3)  # the oldest series the lab's worker code is known to run on
+SUPPORTED_BELOW = (6, 0)  # a new major release may change the APIs the lab's worker code uses
 TESTED_RANGE = "5.3 to 5.7"
 MARKER = "lab-env.json"
 INSTALL_TIMEOUT_S = 900.0  # a cold install on a slow index, with room to spare
@@ -127,6 +128,10 @@ def parse_versions(text: str) -> list[VersionSpec]:
         if release[:2] < SUPPORTED_MIN:
             raise VersionSpecError(f"--celery: {item} is older than the lab supports; the lab's worker code runs on "
                                    f"Celery {SUPPORTED_MIN[0]}.{SUPPORTED_MIN[1]} and later (tested: {TESTED_RANGE}).")
+        if release[:2] >= SUPPORTED_BELOW:
+            raise VersionSpecError(f"--celery: {item} is newer than the lab supports; the lab's worker code runs on "
+                                   f"Celery {SUPPORTED_MIN[0]}.{SUPPORTED_MIN[1]} up to, not including, "
+                                   f"{SUPPORTED_BELOW[0]}.{SUPPORTED_BELOW[1]} (tested: {TESTED_RANGE}).")
         spec = VersionSpec(".".join(str(p) for p in release), release)
         if spec not in specs:
             specs.append(spec)

@@ -314,6 +314,16 @@ def _new_log_dir(kind: str) -> Path:
     return path
 
 
+def _run_cells(kind: str, cells: list[Cell], **runner_options: Any) -> Path | None:
+    """Run every cell that has an environment; return their logs' folder (None, and no empty folder, when none has)."""
+    if not any(c.env is not None for c in cells):
+        return None
+    log_dir = _new_log_dir(kind)
+    with ProcessOwner(log_dir) as owner:
+        CellRunner(owner, log_dir, **runner_options).run(cells)
+    return log_dir
+
+
 def _worst(statuses: Iterable[str]) -> str:
     statuses = list(statuses)
     return "mismatched" if "mismatched" in statuses else ("unknown" if "unknown" in statuses or not statuses else "matched")
@@ -365,10 +375,7 @@ def run_across_versions(scenario_ref: str, versions: str, seed: int | None, as_j
         out.file.write(line + "\n")
         out.file.flush()
 
-    log_dir = _new_log_dir("versions")
-    with ProcessOwner(log_dir) as owner:
-        CellRunner(owner, log_dir, jobs=1, on_start=banner, on_output=show, columns=out.width,
-                   color=out.is_terminal).run(cells)
+    _run_cells("versions", cells, jobs=1, on_start=banner, on_output=show, columns=out.width, color=out.is_terminal)
 
     out.rule("versions")
     t = Table(show_edge=False, header_style="bold")
@@ -438,9 +445,7 @@ def matrix_cmd(versions: str, scenarios: tuple[str, ...], runs: int, jobs: int |
                                 _cell_text(cell), (f"  {cell.elapsed_s:.1f} s", "dim")), soft_wrap=True)
 
     t_cells = time.monotonic()
-    log_dir = _new_log_dir("matrix")
-    with ProcessOwner(log_dir) as owner:
-        CellRunner(owner, log_dir, jobs=jobs, on_done=done).run(cells)
+    log_dir = _run_cells("matrix", cells, jobs=jobs, on_done=done)
     cells_s = time.monotonic() - t_cells
 
     out.print()
@@ -450,8 +455,8 @@ def matrix_cmd(versions: str, scenarios: tuple[str, ...], runs: int, jobs: int |
     for line in differences(cell_summaries(recs)):
         out.print(f"[magenta]differs[/magenta] {line}", soft_wrap=True)
     total = time.monotonic() - t_start
-    out.print(f"[dim]environments {env_s:.1f} s, cells {cells_s:.1f} s, {total:.1f} s in all; "
-              f"cell logs in {log_dir}[/dim]")
+    out.print(f"[dim]environments {env_s:.1f} s, cells {cells_s:.1f} s, {total:.1f} s in all"
+              + (f"; cell logs in {log_dir}" if log_dir else "") + "[/dim]")
     status = _worst(c.status() for c in cells)
     if as_json:
         sys.stdout.flush()

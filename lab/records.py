@@ -132,3 +132,49 @@ def find(ref: str) -> dict[str, Any]:
 
 def command_line() -> str:
     return " ".join(shlex.quote(a) for a in ["python", "-m", "lab", *sys.argv[1:]])
+
+
+# -- the store must be writable before a command starts anything -----------------------
+
+
+def check_store_writable() -> Path:
+    """The store, checked before a command that writes to it starts any process; LabError (254) if it cannot be written.
+
+    Nothing is created here (a missing store is made by the first record), so for
+    a store that does not exist yet the nearest folder above it must be writable.
+    ``os.access`` is the test because it sees read-only mounts (EROFS) and
+    immutable files (EPERM) even for root, whom permission bits do not stop.
+    """
+    store = store_dir()
+    named = f"the results store {store}" + (" (LAB_RESULTS)" if os.environ.get("LAB_RESULTS") else "")
+    fix = "point LAB_RESULTS at a writable folder (it is made if missing)"
+    if store.exists() and not store.is_dir():
+        raise LabError(f"{named} is a file, not a folder: {fix}.")
+    if not store.exists():
+        above = store.parent
+        while not above.exists():
+            above = above.parent
+        if not above.is_dir():
+            raise LabError(f"{named} cannot be made, because {above} is a file: {fix}.")
+        if not _writable(above):
+            raise LabError(f"{named} cannot be made, because {above} {_why_not_writable(above)}: {fix}.")
+        return store
+    if not _writable(store):
+        raise LabError(f"{named} {_why_not_writable(store)}: {fix}.")
+    # what a run writes into besides the store itself: runs/ (a folder per run), runs.jsonl (appended to)
+    for path, kind in ((store / "runs", "folder"), (runs_file(), "file")):
+        if not path.exists():
+            continue
+        if (kind == "folder") != path.is_dir():
+            raise LabError(f"{named} holds {path.name}, which is not a {kind}: remove it, or {fix}.")
+        if not _writable(path):
+            raise LabError(f"{named} holds {path.name}, which {_why_not_writable(path)}: {fix}.")
+    return store
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0))
+
+
+def _why_not_writable(path: Path) -> str:
+    return "is on a read-only mount" if os.statvfs(path).f_flag & os.ST_RDONLY else "is not writable"

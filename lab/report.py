@@ -10,12 +10,15 @@ a checker fix shows at once) and from the scenario scripts' own docstrings.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
+import os
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from lab import records
+from lab.errors import LabError
 from lab.judge import CAUSES, judge, summarize
 from lab.scenario import scenario_paths
 
@@ -242,9 +245,18 @@ def _short_config(sc: dict[str, Any]) -> str:
 
 
 def write_report(output: Path | None = None) -> tuple[Path, int]:
-    recs = list(records.load_all())
+    """Write RESULTS.md (or ``output``) whole, or nothing: LabError (254) when it cannot be written there."""
     path = output or PROJECT_ROOT / "RESULTS.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(build(recs))
-    tmp.replace(path)
+    where = f"--output {path}" if output else str(path)
+    if not path.parent.is_dir():  # checked before the slow part: re-judging every stored run
+        raise LabError(f"{where}: the folder {path.parent} does not exist; create it, or write into a folder that exists.")
+    recs = list(records.load_all())
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(build(recs))
+        tmp.replace(path)
+    except OSError as e:
+        with contextlib.suppress(OSError):  # on a read-only mount even unlinking a missing file fails
+            tmp.unlink()
+        raise LabError(f"{where} cannot be written ({e.strerror}); choose a writable place with --output.") from None
     return path, len(recs)

@@ -36,15 +36,36 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2000), st.floats(a
                     st.text(max_size=12), st.sampled_from(["redis", "rabbitmq", "database", "rpc", "stuck", "completed",
                                                            "prefork", "solo", "kill-worker", "after-sent", "w1",
                                                            "lab.part", "lab.apps.basic", "execution", "a-b"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3).map(tuple), st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+
+
+class _Src(str):
+    """Source text that stands as itself in a generated script (its repr is the text)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+# Values Python takes but the workers cannot receive (their config travels as JSON), written as the
+# script would write them: a set, a compiled regex (the script imports re), a dict with a non-str key.
+unsendables = st.one_of(st.sets(st.integers(0, 3), min_size=1, max_size=2),
+                        st.sampled_from(["a.*", r"lab\..*", "x"]).map(lambda p: _Src(f"re.compile({p!r})")),
+                        st.integers(0, 3).map(lambda k: {k: "q"}))
+values = st.recursive(st.one_of(scalars, unsendables),
+                      lambda inner: st.one_of(st.lists(inner, max_size=3).map(tuple), st.lists(inner, max_size=3),
+                                              st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                       max_leaves=8)
+# Celery settings (and a typo), so a config reaches the type checks and not only the name check.
+configs = st.dictionaries(st.sampled_from(["task_routes", "task_acks_late", "result_expires", "worker_prefetch_multiplier",
+                                           "task_default_queue", "broker_transport_options", "accept_content",
+                                           "task_ignore_result", "not_a_setting"]), values, max_size=3)
 
 
 @st.composite
 def workers(draw) -> str:
     kwargs = draw(st.dictionaries(st.sampled_from(["queues", "concurrency", "pool", "tasks", "config", "bogus"]), values,
                                   max_size=3))
+    if draw(st.booleans()):
+        kwargs["config"] = draw(configs)
     name = draw(st.one_of(st.just("w1"), values))
     return f"Worker({name!r}" + "".join(f", {k}={v!r}" for k, v in kwargs.items()) + ")"
 
@@ -62,6 +83,9 @@ def faults(draw) -> str:
     kind = draw(st.one_of(st.sampled_from(["kill-worker", "pause-worker", "partition-worker", "flushdb", "fill-redis",
                                            "kill-container"]), values))
     kwargs = draw(st.dictionaries(st.sampled_from(["trigger", "delay", "target", "options"]), values, max_size=3))
+    if draw(st.booleans()):  # the options the nemesis reads, with right and wrong values
+        kwargs["options"] = draw(st.dictionaries(st.sampled_from(["for", "restart", "restart_after", "db", "from", "mode",
+                                                                  "ttl", "prefix", "persist", "bogus"]), values, max_size=2))
     return f"Fault({kind!r}" + "".join(f", {k}={v!r}" for k, v in kwargs.items()) + ")"
 
 
@@ -77,10 +101,11 @@ def scenario_scripts(draw) -> str:
     if draw(st.booleans()):
         fields["faults"] = "(" + ", ".join(draw(st.lists(faults(), max_size=2))) + ",)"
     for extra in draw(st.lists(st.sampled_from(["broker", "backend", "redis_options", "config", "tasks", "settle",
-                                                "quiet", "expect_cause", "bogus_field"]), max_size=3, unique=True)):
-        fields[extra] = draw(values)
+                                                "quiet", "expect_cause", "fix", "mechanism", "bogus_field"]),
+                               max_size=3, unique=True)):
+        fields[extra] = draw(configs if extra == "config" and draw(st.booleans()) else values)
     args = ", ".join(f"{k}={v}" if k in ("workers", "chords", "faults") else f"{k}={v!r}" for k, v in fields.items())
-    return f"from lab import Chord, Fault, Scenario, Worker\n\nscenario = Scenario({args})\n"
+    return f"import re\nfrom lab import Chord, Fault, Scenario, Worker\n\nscenario = Scenario({args})\n"
 
 
 scripts = st.one_of(
@@ -106,6 +131,10 @@ def assert_one_sentence(message: str) -> None:
               "workers=(Worker('w1'),), faults=(Fault('partition-worker', target='w1', options=[1]),))\n")
 @example(text="from lab import Chord, Scenario, Worker\nscenario = Scenario(name='x', description='d', expect='stuck', "
               "workers=(Worker('w1'),), chords=(Chord(raising_parts=5),))\n")
+@example(text="import re\nfrom lab import Scenario, Worker\nscenario = Scenario(name='x', description='d', expect='stuck', "
+              "workers=(Worker('w1'),), config={'task_routes': {re.compile('a.*'): {'queue': 'q'}}})\n")
+@example(text="from lab import Fault, Scenario, Worker\nscenario = Scenario(name='x', description='d', expect='stuck', "
+              "workers=(Worker('w1'),), faults=(Fault('kill-worker', target='w1', delay='soon'),))\n")
 def test_a_scenario_file_loads_or_says_why_in_one_sentence(tmp_path_factory, text):
     """Any scenario file either loads into a valid Scenario or raises ScenarioError with one sentence."""
     path = tmp_path_factory.mktemp("scn") / "fuzzed.py"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
 from lab import Chord, Fault, Scenario, Worker
-from lab.scenario import ScenarioError, from_dict, load, scenario_paths, validate
+from lab.scenario import ScenarioError, from_dict, load, scenario_paths, unsendable, validate
 
 GOOD = Scenario(name="ok", description="d", expect="stuck", workers=(Worker("w1", queues=("a",)),))
 
@@ -38,6 +39,36 @@ def test_every_shipped_scenario_is_valid_and_round_trips():
     ({"tasks": ("not a module",)}, "tasks", "importable module names"),
     ({"faults": (Fault("kill-worker", target="nobody"),)}, "faults[0].target", "name one of the workers"),
     ({"faults": (Fault("meteor"),)}, "faults[0].kind", "allowed: kill-worker"),
+    # fields that used to be checked only once processes were up (issue 11)
+    ({"faults": (Fault("kill-worker", target="w1", delay="soon"),)}, "faults[0].delay", "seconds after the trigger"),
+    ({"faults": (Fault("kill-worker", target="w1", delay=float("nan")),)}, "faults[0].delay", "seconds after the trigger"),
+    ({"faults": (Fault("flushdb", target="w1"),)}, "faults[0].target", "takes no target"),
+    ({"faults": (Fault("flushdb", options=[1]),)}, "faults[0].options", "give a dict"),
+    ({"faults": (Fault("flushdb", options={"db": "one"}),)}, "faults[0].options['db']", "0 to 15"),
+    ({"faults": (Fault("pause-worker", target="w1", options={"fro": 3}),)}, "faults[0].options", "no option 'fro'; it takes: for"),
+    ({"faults": (Fault("kill-worker", target="w1", options={"restart": "yes"}),)}, "faults[0].options['restart']", "True or False"),
+    ({"faults": (Fault("client-pause", options={"mode": "read"}),)}, "faults[0].options['mode']", "allowed: all, write"),
+    ({"config": {"task_routes": 5}}, "config['task_routes']", "a dict of task name (or glob) to a route"),
+    ({"config": {"task_routes": {"lab.*": 5}}}, "config['task_routes']", "a dict of task name (or glob) to a route"),
+    ({"config": {"task_acks_late": "yes"}}, "config['task_acks_late']", "takes a bool: give True or False"),
+    ({"config": {"worker_prefetch_multiplier": 1.5}}, "config['worker_prefetch_multiplier']", "takes an int"),
+    ({"config": {"result_expires": "soon"}}, "config['result_expires']", "takes a float"),
+    ({"config": {"task_default_queue": 5}}, "config['task_default_queue']", "takes a string"),
+    ({"workers": (Worker("w1", config={"task_acks_late": 1}),)}, "workers[0].config['task_acks_late']", "takes a bool"),
+    ({"workers": (Worker("w1", config=[]),)}, "workers[0].config", "Celery setting names"),
+    ({"chords": (Chord(callback_args=[1]),)}, "chords[0].callback_args", "a tuple of arguments"),
+    ({"chords": (Chord(callback_options={"queue": 5}),)}, "chords[0].callback_options['queue']", "a queue name"),
+    ({"chords": (Chord(part_options={"countdown": "later"}),)}, "chords[0].part_options['countdown']", "seconds"),
+    ({"chords": (Chord(header=2, duration=(True, 1.0)),)}, "chords[0].duration", "one duration"),
+    ({"chords": (Chord(header_task=" "),)}, "chords[0].header_task", "registered task name"),
+    ({"chords": (Chord(raising_parts=(False,)),)}, "chords[0].raising_parts", "indexes of header parts"),
+    ({"redis_options": {"maxmemory": True}}, "redis_options", "redis-server option names"),
+    ({"redis_options": {"max memory": "2mb"}}, "redis_options", "redis-server option names"),
+    ({"description": None}, "description", "one sentence"),
+    ({"expect_cause": 3}, "expect_cause", "a cause name"),
+    ({"fix": "Not A Name"}, "fix", "name of the scenario"),
+    ({"mechanism": 1}, "mechanism", "None or a string"),
+    ({"settle": True}, "settle", "0 to 300"),
 ])
 def test_bad_field_is_one_sentence(change, field, words):
     """A bad field is named, its value shown, and the allowed values given, in one line."""
@@ -45,6 +76,68 @@ def test_bad_field_is_one_sentence(change, field, words):
         validate(dataclasses.replace(GOOD, **change))
     msg = str(e.value)
     assert f"{field} is " in msg and words in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("value, holds", [
+    ({re.compile(r"lab\..*"): {"queue": "q"}}, "re.Pattern"),  # Celery takes a regex key; JSON does not
+    ([re.compile(r"lab\..*")], "re.Pattern"),
+    ({"lab.part": {"queue": {"a", "b"}}}, "set"),
+    (lambda name, *a, **kw: {"queue": "q"}, "function"),  # a router function
+    ({1: {"queue": "q"}}, "int"),  # json.dumps would turn the key into '1' without a word
+    (float("nan"), "float"),
+])
+def test_a_config_value_the_workers_cannot_receive_names_the_key(value, holds):
+    """The workers' config travels as JSON: a value it cannot carry is named, with its key, at load time."""
+    for change, field in (({"config": {"task_routes": value}}, "config['task_routes']"),
+                          ({"workers": (Worker("w1", config={"task_routes": value}),)}, "workers[0].config['task_routes']")):
+        with pytest.raises(ScenarioError) as e:
+            validate(dataclasses.replace(GOOD, **change))
+        msg = str(e.value)
+        assert f"{field} is " in msg and f"{holds}" in msg and "cannot be sent to the workers" in msg and "\n" not in msg
+
+
+def test_unsendable_is_the_one_place_that_says_what_travels():
+    """JSON's own types pass, tuples included (they travel as lists); anything else is the piece that would not."""
+    assert unsendable({"a": [1, 2.5, None, True, ("x", {"b": "c"})]}) is None
+    pattern = re.compile("x")
+    assert unsendable({"a": [1, {"b": pattern}]}) is pattern
+    assert unsendable({("k",): 1}) == ("k",)
+
+
+WRONG = object()  # no field takes an arbitrary object: it is no str, number, tuple, dict, or JSON value
+
+
+@pytest.mark.parametrize("cls, field", [(cls, f.name) for cls in (Scenario, Worker, Chord, Fault)
+                                        for f in dataclasses.fields(cls)])
+def test_every_field_of_every_dataclass_is_checked_at_load(cls, field):
+    """Systematic: each field of Scenario, Worker, Chord and Fault, given a wrong value, is named in one sentence."""
+    base_fault = Fault("kill-worker", target="w1")
+    if cls is Scenario:
+        s, named = dataclasses.replace(GOOD, **{"faults": (base_fault,), field: WRONG}), field
+    elif cls is Worker:
+        s = dataclasses.replace(GOOD, workers=(dataclasses.replace(GOOD.workers[0], **{field: WRONG}),))
+        named = f"workers[0].{field}"
+    elif cls is Chord:
+        s, named = dataclasses.replace(GOOD, chords=(dataclasses.replace(Chord(), **{field: WRONG}),)), f"chords[0].{field}"
+    else:
+        s, named = dataclasses.replace(GOOD, faults=(dataclasses.replace(base_fault, **{field: WRONG}),)), f"faults[0].{field}"
+    with pytest.raises(ScenarioError) as e:
+        validate(s)
+    msg = str(e.value)
+    assert f"{named} is <object object" in msg and "\n" not in msg, msg
+
+
+def test_a_value_whose_repr_raises_or_is_huge_still_gives_one_short_sentence():
+    """The error shows a value short and on one line, even when its repr raises or spans lines."""
+    class Odd:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    with pytest.raises(ScenarioError, match="config\\['x'\\] is <a Odd>"):
+        validate(dataclasses.replace(GOOD, config={"x": Odd()}))
+    with pytest.raises(ScenarioError) as e:
+        validate(dataclasses.replace(GOOD, config={"task_routes": ["line\n" * 500, 5]}))
+    assert len(str(e.value)) < 500 and "\n" not in str(e.value)
 
 
 def test_unknown_scenario_suggests_list():
