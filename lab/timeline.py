@@ -27,9 +27,16 @@ Times are seconds since ``started_at``.  Every key of the observations may be
 missing (older records, runs that died early): the functions draw what is
 there and never raise on a malformed record.
 
-:func:`timeline_events` does all the deriving and is pure, so it can be
-tested without drawing; :func:`render_terminal` and :func:`write_svg` only lay
-its output out.
+:func:`task_lifecycles` is the one place that reads what happened to a task
+from its ledger events; :func:`timeline_events` derives every bar and mark from
+those lifecycles and is pure, so it can be tested without drawing;
+:func:`render_terminal` and :func:`write_svg` only lay its output out.
+
+The ledger's events come from different processes (the producer's publish, a
+worker's start and end), each stamped when that process wrote it, so their
+order says nothing: ``after_task_publish`` fires once the message is already
+in the broker, and under load a worker often logs the start first.  A task
+that has a start or an end ran, whatever the order of its events.
 """
 
 from __future__ import annotations
@@ -38,13 +45,14 @@ import math
 import pathlib
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-__all__ = ["timeline_events", "render_terminal", "write_svg"]
+__all__ = ["Lifecycle", "Run", "task_lifecycles", "timeline_events", "render_terminal", "write_svg"]
 
 #: Verdict names in the order counts are shown in titles.
 VERDICT_ORDER = ("stuck", "completed", "failed", "duplicated", "early", "unrecorded", "unknown")
@@ -115,6 +123,160 @@ def _short(hostname: str) -> str:
 
 def _fmt_t(t: float) -> str:
     return f"{t:+.2f}s" if t < 0 else f"{t:.2f}s"
+
+
+# --------------------------------------------------------------------------
+# a task's lifecycle: everything the ledger says about one task id
+# --------------------------------------------------------------------------
+
+def _t_of(e: dict | None) -> float | None:
+    return None if e is None else _num(e.get("t"))
+
+
+def _by_time(events: Iterable[dict]) -> list[dict]:
+    """Events sorted by their time (those without one last), for pairing within one kind of event."""
+    return sorted(events, key=lambda e: (_t_of(e) is None, _t_of(e) or 0.0))
+
+
+@dataclass
+class Run:
+    """One execution of a task in one worker process: its start and end events, either may be missing."""
+
+    lane: str | None            # the worker's lane (None: the ledger names no worker we know)
+    pid: Any
+    start: dict | None = None
+    end: dict | None = None
+
+    @property
+    def times(self) -> list[float]:
+        return [t for t in (_t_of(self.start), _t_of(self.end)) if t is not None]
+
+    @property
+    def first(self) -> float | None:
+        """When it ran from: the earlier of its times, as a skewed clock may log the end first."""
+        return min(self.times) if self.times else None
+
+    @property
+    def last(self) -> float | None:
+        return max(self.times) if self.times else None
+
+    @property
+    def outcome(self) -> str:
+        if self.end is None:
+            return "unfinished"
+        return _str(self.end.get("state")) or "ended"
+
+    @property
+    def redelivered(self) -> bool:
+        """A redelivery of a message already delivered once: it takes no new message from the queue."""
+        return bool(self.start and self.start.get("redelivered") is True)
+
+    @property
+    def event(self) -> dict:
+        return self.end or self.start or {}
+
+
+@dataclass
+class Lifecycle:
+    """What the ledger says happened to one task id, read from all its events in any order.
+
+    ``taken`` has one entry per publish (in time order): whether a worker took
+    that message (a run or a discard of it), and ``taken_at`` when (None if
+    nothing took it or the time is unknown).  The first publish is matched with
+    the first delivery, and so on; a redelivered run takes no message of its own
+    (unless every run is a redelivery: then the first took the message).
+    """
+
+    task_id: str
+    publishes: list[dict] = field(default_factory=list)     # those with a time, in time order
+    runs: list[Run] = field(default_factory=list)
+    discards: list[dict] = field(default_factory=list)      # unregistered or rejected
+    taken_at: list[float | None] = field(default_factory=list)
+    taken: list[bool] = field(default_factory=list)
+
+    @property
+    def ran(self) -> bool:
+        """It ran if any start or end of it was logged, wherever its publish sits."""
+        return bool(self.runs)
+
+    @property
+    def ended(self) -> list[Run]:
+        return [r for r in self.runs if r.end is not None]
+
+    @property
+    def state(self) -> str:
+        """The task's outcome: its last end's state; "unfinished" (started, no end); "unregistered" or
+        "rejected" (a worker discarded it); "waiting" (published, never taken); "unseen"."""
+        if self.ended:
+            return max(self.ended, key=lambda r: _t_of(r.end) if _t_of(r.end) is not None else -math.inf).outcome
+        if self.runs:
+            return "unfinished"
+        if self.discards:
+            return _str(self.discards[-1].get("event"))
+        return "waiting" if self.publishes else "unseen"
+
+
+def _pair_runs(starts: list[dict], ends: list[dict], lane: str | None,
+               pid: Any) -> tuple[list[Run], list[dict], list[dict]]:
+    """Pair one process's starts and ends of a task, n-th with n-th by time; return runs and leftovers.
+
+    One process runs a task to its end before it starts it again, so its
+    starts and ends alternate; only a killed process leaves a start unpaired,
+    and it is its last one.
+    """
+    starts, ends = _by_time(starts), _by_time(ends)
+    n = min(len(starts), len(ends))
+    return [Run(lane, pid, s, e) for s, e in zip(starts[:n], ends[:n], strict=True)], starts[n:], ends[n:]
+
+
+def task_lifecycles(ledger: Iterable[Any], lane_of: Callable[[Any], str | None] | None = None) -> dict[str, Lifecycle]:
+    """Every task id's lifecycle, from its ledger events whatever their order in the list or in time.
+
+    Starts and ends pair within one worker process (``pid``) on one worker
+    (``lane_of`` maps the ledger's worker name to a lane; by default the name
+    itself), then any left over pair on that worker regardless of process.
+    This is the one source of "did it run, how did it end, was its message
+    taken": the bars, the queue waits and the "stopped" marks all read it.
+    """
+    lane_of = lane_of or (lambda host: _str(host) or None)
+    grouped: dict[str, dict[str, list[dict]]] = {}
+    for e in ledger:
+        if not isinstance(e, dict):
+            continue
+        kind = e.get("event")
+        if kind in ("publish", "start", "end", "unregistered", "rejected"):
+            grouped.setdefault(_str(e.get("task_id")), {}).setdefault(_str(kind), []).append(e)
+
+    lifecycles: dict[str, Lifecycle] = {}
+    for tid, by_kind in grouped.items():
+        lc = lifecycles[tid] = Lifecycle(tid, publishes=[e for e in _by_time(by_kind.get("publish", []))
+                                                         if _t_of(e) is not None])
+        lc.discards = _by_time(by_kind.get("unregistered", []) + by_kind.get("rejected", []))
+        per_process: dict[tuple[str | None, Any], dict[str, list[dict]]] = {}
+        for kind in ("start", "end"):
+            for e in by_kind.get(kind, []):
+                pid = e.get("pid") if isinstance(e.get("pid"), (int, str)) else None
+                per_process.setdefault((lane_of(e.get("worker")), pid), {}).setdefault(kind, []).append(e)
+        left: dict[str | None, dict[str, list[dict]]] = {}
+        for (lane, pid), evs in per_process.items():
+            runs, starts, ends = _pair_runs(evs.get("start", []), evs.get("end", []), lane, pid)
+            lc.runs += runs
+            left.setdefault(lane, {}).setdefault("start", []).extend(starts)
+            left[lane].setdefault("end", []).extend(ends)
+        for lane, evs in left.items():
+            runs, starts, ends = _pair_runs(evs["start"], evs["end"], lane, None)
+            lc.runs += runs + [Run(lane, s.get("pid"), start=s) for s in starts]
+            lc.runs += [Run(lane, e.get("pid"), end=e) for e in ends]
+        lc.runs.sort(key=lambda r: (r.first is None, r.first or 0.0))
+
+        # which publish each delivery took: the n-th message by the n-th delivery, in time order
+        deliveries = [r.first for r in lc.runs if not r.redelivered] + [_t_of(d) for d in lc.discards]
+        if not deliveries and lc.runs:      # only redeliveries (a prefetched message restored): it was taken
+            deliveries = [lc.runs[0].first]
+        deliveries.sort(key=lambda t: (t is None, t or 0.0))
+        lc.taken = [i < len(deliveries) for i in range(len(lc.publishes))]
+        lc.taken_at = [deliveries[i] if i < len(deliveries) else None for i in range(len(lc.publishes))]
+    return lifecycles
 
 
 # --------------------------------------------------------------------------
@@ -205,6 +367,7 @@ def timeline_events(observations: dict) -> list[dict]:
     probe = _dict(obs.get("probe"))
     probe_queues, consumers_probe, unacked_ids = _probe_parts(probe)
     ledger = [e for e in _list(obs.get("ledger")) if isinstance(e, dict)]
+    # time order only decides which lane comes first; what happened is read by task_lifecycles
     ledger.sort(key=lambda e: _num(e.get("t")) if _num(e.get("t")) is not None else math.inf)
     chords = [c for c in _list(obs.get("chords")) if isinstance(c, dict)]
 
@@ -422,136 +585,115 @@ def timeline_events(observations: dict) -> list[dict]:
         if m["kind"] == "fault" and m["lane"]:
             faults_by_lane.setdefault(m["lane"], []).append(m["t"])
 
-    open_starts: dict[tuple[str, str], list[dict]] = {}
-    started_ids: dict[str, list[float]] = {}
-    unregistered_ids: dict[str, list[float]] = {}
-
-    for e in ledger:
-        ev = e.get("event")
-        t = rel(e.get("t"))
-        tid = _str(e.get("task_id"))
-        if ev == "start":
-            lane = worker_lane(e.get("worker"))
-            if t is None or lane is None:
+    lifecycles = task_lifecycles(ledger, worker_lane)
+    for tid, lc in lifecycles.items():
+        for run in lc.runs:
+            if run.lane is None or run.first is None:
                 continue
-            started_ids.setdefault(tid, []).append(t)
-            open_starts.setdefault((tid, lane), []).append(e)
-        elif ev == "end":
-            lane = worker_lane(e.get("worker"))
-            if lane is None:
-                continue
-            pending = open_starts.get((tid, lane)) or []
-            rl, idx, label = role(e)
-            if pending:
-                s = pending.pop(0)
-                start = rel(s.get("t"))
-                end = t if t is not None else start
+            rl, idx, label = role(run.event)
+            start, end = rel(run.first), rel(run.last)
+            name = _str(run.event.get("name")) or None
+            if run.start is not None and run.end is not None:
                 bars.append({
-                    "type": "bar", "lane": lane, "start": start, "end": max(end, start),
-                    "kind": "run", "role": rl, "outcome": _str(e.get("state")) or "ended",
-                    "label": label + (" (redelivered)" if s.get("redelivered") else ""),
-                    "task_id": tid or None, "name": _str(e.get("name")) or None,
-                    "chord": idx, "slot": 0, "open": False,
+                    "type": "bar", "lane": run.lane, "start": start, "end": end,
+                    "kind": "run", "role": rl, "outcome": run.outcome,
+                    "label": label + (" (redelivered)" if run.redelivered else ""),
+                    "task_id": tid or None, "name": name, "chord": idx, "slot": 0, "open": False,
                 })
-            elif t is not None:
-                mark(lane, t, "note", f"{label} ended ({_str(e.get('state')) or '?'}), start not recorded",
-                     task_id=tid or None, role=rl, chord=idx)
-        elif ev in ("unregistered", "rejected"):
-            lane = worker_lane(e.get("worker"))
-            rl, idx, label = role(e)
-            if t is not None:
-                unregistered_ids.setdefault(tid, []).append(t)
-            name = _str(e.get("name")) or "task"
-            text = (f"{label}: {name} not registered on this worker" if ev == "unregistered"
-                    else f"{label}: message rejected ({_str(e.get('error')) or 'no reason recorded'})")
-            mark(lane, t, ev, text, task_id=tid or None, role=rl, chord=idx)
-
-    for (tid, lane), pending in open_starts.items():
-        for s in pending:
-            start = rel(s.get("t"))
-            rl, idx, label = role(s)
-            later_faults = [f for f in faults_by_lane.get(lane, []) if f >= start]
-            if later_faults:
-                end, why = min(later_faults), "fault"
+            elif run.end is not None:
+                mark(run.lane, end, "note", f"{label} ended ({run.outcome if run.outcome != 'ended' else '?'}), "
+                     "start not recorded", task_id=tid or None, role=rl, chord=idx)
             else:
-                end, why = max(run_end, start), "run end"
-            bars.append({
-                "type": "bar", "lane": lane, "start": start, "end": end,
-                "kind": "run", "role": rl, "outcome": "unfinished",
-                "label": f"{label}: no end recorded", "task_id": tid or None,
-                "name": _str(s.get("name")) or None, "chord": idx, "slot": 0,
-                "open": True, "closed_by": why,
-            })
+                later_faults = [f for f in faults_by_lane.get(run.lane, []) if f >= start]
+                if later_faults:
+                    end, why = min(later_faults), "fault"
+                else:
+                    end, why = max(run_end, start), "run end"
+                bars.append({
+                    "type": "bar", "lane": run.lane, "start": start, "end": end,
+                    "kind": "run", "role": rl, "outcome": "unfinished",
+                    "label": f"{label}: no end recorded", "task_id": tid or None,
+                    "name": name, "chord": idx, "slot": 0, "open": True, "closed_by": why,
+                })
+        for d in lc.discards:
+            ev = _str(d.get("event"))
+            rl, idx, label = role(d)
+            name = _str(d.get("name")) or "task"
+            text = (f"{label}: {name} not registered on this worker" if ev == "unregistered"
+                    else f"{label}: message rejected ({_str(d.get('error')) or 'no reason recorded'})")
+            mark(worker_lane(d.get("worker")), rel(d.get("t")), ev, text, task_id=tid or None, role=rl, chord=idx)
 
     # ---- messages in queues ---------------------------------------------
     in_probe: dict[str, set[str]] = {}
     for q, info in probe_queues.items():
         in_probe[_str(q)] = {_str(_dict(m).get("task_id")) for m in _list(_dict(info).get("messages"))}
 
-    published_ids: set[str] = set()
-    for e in ledger:
-        if e.get("event") != "publish":
-            continue
-        t = rel(e.get("t"))
-        if t is None:
-            continue
-        tid = _str(e.get("task_id"))
-        published_ids.add(tid)
-        q = _str(e.get("queue")) or chord_queue_of.get(tid) or "?"
-        qlane = queues[q]["id"]
-        rl, idx, label = role(e)
-        by = e.get("by")
-        from_lane = None if _is_producer(by) else worker_lane(by)
-        who = short_of(_str(by)) if from_lane else (_str(by) or "producer")
-        mark(qlane, t, "publish", f"{label} published to {q} by {who}",
-             from_lane=from_lane, task_id=tid or None, role=rl, chord=idx, queue=q)
+    for tid, lc in lifecycles.items():
+        for e, taken, taken_at in zip(lc.publishes, lc.taken, lc.taken_at, strict=True):
+            t = rel(e.get("t"))
+            q = _str(e.get("queue")) or chord_queue_of.get(tid) or "?"
+            qlane = queues[q]["id"]
+            rl, idx, label = role(e)
+            by = e.get("by")
+            from_lane = None if _is_producer(by) else worker_lane(by)
+            who = short_of(_str(by)) if from_lane else (_str(by) or "producer")
+            mark(qlane, t, "publish", f"{label} published to {q} by {who}",
+                 from_lane=from_lane, task_id=tid or None, role=rl, chord=idx, queue=q)
 
-        taken = [x for x in started_ids.get(tid, []) + unregistered_ids.get(tid, []) if x >= t]
-        if taken:
-            end, outcome = min(taken), "taken"
-            wait_label = f"{label} queued"
-        else:
-            end, outcome = max(run_end, t), "waiting"
-            what = "callback" if rl == "callback" else ("part" if rl == "header" else label)
-            cons = queues[q]["consumers"]
-            if cons is not None and not cons:
-                wait_label = f"{what} waiting: no consumer"
-            elif tid in unacked_ids:
-                wait_label = f"{what} unacked: taken, never ran"
-            elif q in in_probe and tid in in_probe[q]:
-                wait_label = f"{what} waiting in queue"
-            elif q in in_probe:
-                wait_label = f"{what} never ran (not in queue at probe)"
+            if taken:
+                # taken before its publish was logged (another process's clock): queued for no time
+                end = t if taken_at is None else max(t, rel(taken_at))
+                outcome, wait_label = "taken", f"{label} queued"
             else:
-                wait_label = f"{what} never ran"
-        bars.append({
-            "type": "bar", "lane": qlane, "start": t, "end": end, "kind": "wait",
-            "role": rl, "outcome": outcome, "label": wait_label, "task_id": tid or None,
-            "name": _str(e.get("name")) or None, "chord": idx, "slot": 0,
-            "open": outcome == "waiting",
-        })
+                end, outcome = max(run_end, t), "waiting"
+                what = "callback" if rl == "callback" else ("part" if rl == "header" else label)
+                cons = queues[q]["consumers"]
+                if cons is not None and not cons:
+                    wait_label = f"{what} waiting: no consumer"
+                elif tid in unacked_ids:
+                    wait_label = f"{what} unacked: taken, never ran"
+                elif q in in_probe and tid in in_probe[q]:
+                    wait_label = f"{what} waiting in queue"
+                elif q in in_probe:
+                    wait_label = f"{what} never ran (not in queue at probe)"
+                else:
+                    wait_label = f"{what} never ran"
+            bars.append({
+                "type": "bar", "lane": qlane, "start": t, "end": end, "kind": "wait",
+                "role": rl, "outcome": outcome, "label": wait_label, "task_id": tid or None,
+                "name": _str(e.get("name")) or None, "chord": idx, "slot": 0,
+                "open": outcome == "waiting",
+            })
 
     # ---- where chords stopped when the ledger does not show a publish ----
+    def seen(tid: str) -> bool:
+        lc = lifecycles.get(tid)
+        return bool(lc and (lc.publishes or lc.runs or lc.discards))
+
     for pos, c in enumerate(chords):
         idx = c.get("index", pos)
         header_ids = [_str(h) for h in _list(c.get("header_ids")) if h]
         hq = _str(c.get("header_queue"))
-        if c.get("sent_at") is not None and not any(h in published_ids for h in header_ids):
+        if c.get("sent_at") is not None and not any(h in lifecycles and lifecycles[h].publishes for h in header_ids):
             mark(queues[hq]["id"] if hq in queues else None, rel(c.get("sent_at")), "sent",
                  f"#{idx} chord sent", chord=idx)
         cb = _str(c.get("chord_id"))
-        if not cb or cb in published_ids or cb in started_ids or cb in unregistered_ids:
+        if not cb or seen(cb):
             continue
-        header_bars = [b for b in bars if b["kind"] == "run" and b["task_id"] in header_ids]
-        done = [b for b in header_bars if not b["open"]]
-        if not done and not header_bars:
+        ran = [lifecycles[h] for h in dict.fromkeys(header_ids) if h in lifecycles and lifecycles[h].ran]
+        if not ran:
             continue        # nothing ran: the picture already says so
-        t = max(b["end"] for b in (done or header_bars))
+        ended = [lc for lc in ran if lc.ended]
+        end_times = [rel(r.last) for lc in ended for r in lc.ended if r.last is not None]
+        open_ends = [b["end"] for b in bars if b["kind"] == "run" and b["task_id"] in header_ids]
+        if not (end_times or open_ends):
+            continue
+        t = max(end_times or open_ends)
         cq = _str(c.get("callback_queue"))
         n = len(header_ids)
-        failed = sum(b["outcome"] not in ("SUCCESS", "unfinished") for b in done)
+        failed = sum(lc.state != "SUCCESS" for lc in ended)
         mark(queues[cq]["id"] if cq in queues else None, t, "stopped",
-             f"#{idx} callback never published ({len(done)}/{n} parts ended"
+             f"#{idx} callback never published ({len(ended)}/{n} parts ended"
              + (f", {failed} not SUCCESS)" if failed else ")"),
              chord=idx, task_id=cb)
 

@@ -10,9 +10,11 @@ import random
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
-from lab.timeline import render_terminal, timeline_events, write_svg
+from lab.timeline import render_terminal, task_lifecycles, timeline_events, write_svg
 
 DATA = pathlib.Path(__file__).parent / "data" / "observations_split_queues.json"
 CALLBACK_ID = "c0ffee00-0000-4000-8000-00000000cb01"
@@ -201,3 +203,238 @@ def test_timeline_events_does_not_modify_its_input(obs):
     before = copy.deepcopy(obs)
     timeline_events(obs)
     assert obs == before
+
+
+# --------------------------------------------------------------------------
+# the timeline never contradicts the ledger, whatever the order of its events
+# --------------------------------------------------------------------------
+
+T0 = 1_800_000_000.0
+SKEW_HOST = "w1@skew-host"
+PART_IDS = [f"5e000000-0000-4000-8000-00000000000{i}" for i in range(4)]
+SKEW_CALLBACK = "5e000000-0000-4000-8000-0000000000cb"
+
+
+def _publish(tid: str, t: float, name: str = "lab.part", by: str = "producer") -> dict:
+    return {"event": "publish", "t": T0 + t, "task_id": tid, "name": name, "queue": "celery", "by": by}
+
+
+def _start(tid: str, t: float, pid: int | None = 4101, name: str = "lab.part", **extra) -> dict:
+    e = {"event": "start", "t": T0 + t, "task_id": tid, "name": name, "worker": SKEW_HOST, "pid": pid, **extra}
+    return e if pid is not None else {k: v for k, v in e.items() if k != "pid"}
+
+
+def _end(tid: str, t: float, state: str = "SUCCESS", pid: int | None = 4101, name: str = "lab.part") -> dict:
+    e = {"event": "end", "t": T0 + t, "task_id": tid, "name": name, "worker": SKEW_HOST, "pid": pid, "state": state}
+    return e if pid is not None else {k: v for k, v in e.items() if k != "pid"}
+
+
+def _skew_obs(ledger: list[dict], parts: int = 2, timeline: list[dict] | None = None) -> dict:
+    """One chord on one worker consuming ``celery``; the probe found the queue empty and w1 consuming it."""
+    return {
+        "run_id": "skew-20261201T000000-5e5e5e", "scenario": {"name": "skew"}, "started_at": T0,
+        "topology": {"workers": [{"name": "w1", "hostname": SKEW_HOST, "queues": ["celery"], "ready_at": T0 + 0.5}]},
+        "chords": [{"index": 0, "chord_id": SKEW_CALLBACK, "header_ids": PART_IDS[:parts], "header_task": "lab.part",
+                    "callback_task": "lab.collect", "header_queue": "celery", "callback_queue": "celery",
+                    "sent_at": T0 + 0.9}],
+        "ledger": ledger, "timeline": timeline or [],
+        "probe": {"t": T0 + 3.0, "broker": {"queues": {"celery": {"length": 0, "messages": []}}, "unacked": []},
+                  "workers": {"consumers": {SKEW_HOST: ["celery"]}}},
+    }
+
+
+def _callback_ran() -> list[dict]:
+    return [_publish(SKEW_CALLBACK, 1.50, "lab.collect", by=SKEW_HOST),
+            _start(SKEW_CALLBACK, 1.52, 4102, "lab.collect"), _end(SKEW_CALLBACK, 1.60, pid=4102, name="lab.collect")]
+
+
+def _part_bars(events: list[dict], tid: str) -> tuple[list[dict], list[dict]]:
+    bars = [b for b in _of(events, "bar") if b["task_id"] == tid]
+    return [b for b in bars if b["kind"] == "run"], [b for b in bars if b["kind"] == "wait"]
+
+
+def _glyph_styles(renderable, glyph: str) -> set[str]:
+    """The styles the terminal chart gives ``glyph`` (its lines are rich Text objects)."""
+    styles = set()
+    for line in renderable.renderables:
+        for span in line.spans:
+            if glyph in line.plain[span.start:span.end]:
+                styles.add(str(span.style))
+    return styles
+
+
+# part 0's events as logged, in the ledger's list order; part 1 is an ordinary run
+SKEWED_PART0 = {
+    "start and end logged before the publish": [
+        _start(PART_IDS[0], 1.00), _end(PART_IDS[0], 1.10), _publish(PART_IDS[0], 1.12)],
+    "started before published, ended after": [
+        _start(PART_IDS[0], 1.00), _publish(PART_IDS[0], 1.02), _end(PART_IDS[0], 1.10)],
+    "ended before started (timestamp skew), publish last in the list": [
+        _end(PART_IDS[0], 1.00), _start(PART_IDS[0], 1.05), _publish(PART_IDS[0], 0.98)],
+    "everything reversed, no pids recorded": [
+        _publish(PART_IDS[0], 1.12), _end(PART_IDS[0], 1.10, pid=None), _start(PART_IDS[0], 1.00, pid=None)],
+}
+
+
+@pytest.mark.parametrize("case", list(SKEWED_PART0))
+def test_part_that_ran_is_drawn_ran_whatever_its_event_order(case, tmp_path):
+    """A part with a start and an end SUCCESS is a green bar in the events, the terminal and the SVG, never
+    "never ran", even when its start (or end) was logged before its publish or its end before its start."""
+    ledger = SKEWED_PART0[case] + [_publish(PART_IDS[1], 1.00), _start(PART_IDS[1], 1.01, 4102),
+                                   _end(PART_IDS[1], 1.20, pid=4102)] + _callback_ran()
+    obs = _skew_obs(ledger)
+    events = timeline_events(obs)
+    runs, waits = _part_bars(events, PART_IDS[0])
+    assert [(b["outcome"], b["open"]) for b in runs] == [("SUCCESS", False)]
+    times = [e["t"] - T0 for e in SKEWED_PART0[case] if e["event"] in ("start", "end")]
+    assert runs[0]["start"] == pytest.approx(min(times)) and runs[0]["end"] == pytest.approx(max(times))
+    assert [w["outcome"] for w in waits] == ["taken"]
+    assert waits[0]["end"] >= waits[0]["start"]
+    assert not [m for m in _of(events, "mark") if "not recorded" in m["label"] or m["kind"] == "stopped"]
+
+    chart = render_terminal(obs, [], width=100)
+    text = "\n".join(_render_lines(chart, width=200))
+    for wrong in ("never ran", "never taken", "no end", "not recorded", "waiting"):
+        assert wrong not in text
+    assert "part ok" in text and "green" in _glyph_styles(chart, "█")
+
+    svg = write_svg(obs, [], tmp_path / "skew.svg").read_text()
+    for wrong in ("never ran", "never taken", "no end recorded"):
+        assert wrong not in svg
+    assert "part ran: success" in svg
+
+
+def test_part_discarded_before_its_publish_was_logged_is_taken_not_waiting(tmp_path):
+    """A worker that received a part and discarded it (unregistered) before the producer logged the publish
+    took the message: the part is drawn discarded, not as a message that never ran."""
+    ledger = [{"event": "unregistered", "t": T0 + 1.00, "task_id": PART_IDS[0], "name": "lab.part",
+               "worker": SKEW_HOST, "error": "KeyError"}, _publish(PART_IDS[0], 1.03)]
+    obs = _skew_obs(ledger, parts=1)
+    events = timeline_events(obs)
+    runs, waits = _part_bars(events, PART_IDS[0])
+    assert runs == [] and [w["outcome"] for w in waits] == ["taken"]
+    assert [m["kind"] for m in _of(events, "mark") if m.get("task_id") == PART_IDS[0]] == ["unregistered", "publish"]
+    text = "\n".join(_render_lines(render_terminal(obs, [], width=100), width=200))
+    assert "not registered" in text and "never ran" not in text and "never taken" not in text
+    svg = write_svg(obs, [], tmp_path / "discard.svg").read_text()
+    assert "unregistered" in svg and "never" not in svg
+
+
+def test_killed_run_and_its_redelivery_pair_by_process(tmp_path):
+    """A start in a process that was killed, then a redelivered start and end in another process of the same
+    worker: the redelivered run is the SUCCESS bar and the killed one ends at the fault (not the other way)."""
+    kill = {"t": T0 + 1.30, "kind": "fault", "what": f"SIGKILL worker {SKEW_HOST}"}
+    ledger = [_publish(PART_IDS[0], 1.00), _start(PART_IDS[0], 1.01, 4101),
+              _start(PART_IDS[0], 2.00, 4202, redelivered=True), _end(PART_IDS[0], 2.10, pid=4202)]
+    obs = _skew_obs(ledger, parts=1, timeline=[kill])
+    runs, waits = _part_bars(timeline_events(obs), PART_IDS[0])
+    by_outcome = {b["outcome"]: b for b in runs}
+    assert sorted(by_outcome) == ["SUCCESS", "unfinished"]
+    assert by_outcome["SUCCESS"]["start"] == pytest.approx(2.00) and "redelivered" in by_outcome["SUCCESS"]["label"]
+    assert by_outcome["unfinished"]["start"] == pytest.approx(1.01)
+    assert by_outcome["unfinished"]["end"] == pytest.approx(1.30) and by_outcome["unfinished"]["closed_by"] == "fault"
+    assert [w["outcome"] for w in waits] == ["taken"]      # the redelivery took no second message
+
+
+def test_message_that_never_ran_still_says_so_in_both_drawings(tmp_path):
+    """The fix must not hide a real stop: a part published and never started is "never ran" in both drawings,
+    and a retry message published after the only run is the one left waiting."""
+    ledger = [_publish(PART_IDS[0], 1.00), _start(PART_IDS[0], 0.99), _end(PART_IDS[0], 1.10, "RETRY"),
+              _publish(PART_IDS[0], 1.05, by=SKEW_HOST), _publish(PART_IDS[1], 1.00)]
+    obs = _skew_obs(ledger)
+    events = timeline_events(obs)
+    _, waits0 = _part_bars(events, PART_IDS[0])
+    assert sorted((round(w["start"], 2), w["outcome"]) for w in waits0) == [(1.0, "taken"), (1.05, "waiting")]
+    _, waits1 = _part_bars(events, PART_IDS[1])
+    assert [w["outcome"] for w in waits1] == ["waiting"]
+    text = "\n".join(_render_lines(render_terminal(obs, [], width=120), width=200))
+    assert f"part never ran (not in queue at probe), in celery since 1.00s (task {PART_IDS[1]})" in text
+    assert "never ran" in write_svg(obs, [], tmp_path / "stop.svg").read_text()
+
+
+def test_task_lifecycles_reads_events_in_any_order():
+    """The one source of a task's lifecycle gives the same answer for every order of the same events."""
+    events = [_publish(PART_IDS[0], 1.2), _start(PART_IDS[0], 1.0), _end(PART_IDS[0], 1.1, "FAILURE")]
+    rnd = random.Random(7)
+    for _ in range(10):
+        rnd.shuffle(events)
+        lc = task_lifecycles(events)[PART_IDS[0]]
+        assert lc.ran and lc.state == "FAILURE" and lc.taken == [True]
+        assert [(r.first, r.last) for r in lc.runs] == [(T0 + 1.0, T0 + 1.1)]
+
+
+# ---- property: permuted and skewed events, the drawn part states equal the ledger's --------------
+
+FATES = ("SUCCESS", "FAILURE", "unfinished", "never ran", "unregistered", "killed, redelivered, SUCCESS",
+         "prefetched, restored, SUCCESS")
+
+
+@st.composite
+def skewed_chords(draw):
+    """A chord's parts, each with a fate, their ledger events with every timestamp skewed, in any list order."""
+    n = draw(st.integers(1, 4))
+    fates = [draw(st.sampled_from(FATES)) for _ in range(n)]
+    with_pids = draw(st.booleans())
+    skew = st.floats(-0.4, 0.4, allow_nan=False)
+
+    def t(base: float) -> float:
+        return base + draw(skew)
+
+    ledger: list[dict] = []
+    for i, fate in enumerate(fates):
+        tid, pid = PART_IDS[i], (4101 + i if with_pids else None)
+        ledger.append(_publish(tid, t(1.0)))
+        if fate in ("SUCCESS", "FAILURE"):
+            ledger += [_start(tid, t(1.1), pid), _end(tid, t(1.3), fate, pid)]
+        elif fate == "unfinished":
+            ledger.append(_start(tid, t(1.1), pid))
+        elif fate == "unregistered":
+            ledger.append({"event": "unregistered", "t": T0 + t(1.1), "task_id": tid, "name": "lab.part",
+                           "worker": SKEW_HOST, "error": "KeyError"})
+        elif fate.startswith("killed"):     # two processes: only the pid tells the runs apart
+            ledger += [_start(tid, t(1.1), 4201 + i), _start(tid, t(1.6), 4301 + i, redelivered=True),
+                       _end(tid, t(1.8), "SUCCESS", 4301 + i)]
+        elif fate.startswith("prefetched"):     # its only start is a redelivery: still the message taken
+            ledger += [_start(tid, t(1.6), pid, redelivered=True), _end(tid, t(1.8), "SUCCESS", pid)]
+    return fates, draw(st.permutations(ledger))
+
+
+def _ledger_state(fate: str) -> str:
+    return "SUCCESS" if fate.endswith(", SUCCESS") else fate
+
+
+def _drawn_state(events: list[dict], tid: str) -> str:
+    runs, waits = _part_bars(events, tid)
+    closed = [b for b in runs if not b["open"]]
+    if closed:
+        assert len(closed) == 1, closed
+        return closed[0]["outcome"]
+    if runs:
+        return "unfinished"
+    if any(m["kind"] == "unregistered" and m.get("task_id") == tid for m in _of(events, "mark")):
+        return "unregistered"
+    return "never ran" if [w for w in waits if w["outcome"] == "waiting"] else "?"
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(skewed_chords())
+def test_drawn_part_states_equal_the_ledgers_whatever_the_order(chord):
+    """Permute the ledger and skew every timestamp: each part is drawn as the ledger says it ended, a part
+    that ran has no message drawn as never taken, and the terminal names no part that ran as waiting."""
+    fates, ledger = chord
+    obs = _skew_obs(ledger, parts=len(fates))
+    events = timeline_events(obs)
+    for i, fate in enumerate(fates):
+        tid = PART_IDS[i]
+        assert _drawn_state(events, tid) == _ledger_state(fate), (fate, tid)
+        _, waits = _part_bars(events, tid)
+        assert [w["outcome"] for w in waits] == (["waiting"] if fate == "never ran" else ["taken"])
+        assert all(w["end"] >= w["start"] for w in waits)
+    ended = sum(f not in ("unfinished", "never ran", "unregistered") for f in fates)
+    stopped = [m for m in _of(events, "mark") if m["kind"] == "stopped"]
+    if any(f not in ("never ran", "unregistered") for f in fates):
+        assert len(stopped) == 1 and f"({ended}/{len(fates)} parts ended" in stopped[0]["label"]
+    lines = _render_lines(render_terminal(obs, [], width=120), width=200)
+    for i, fate in enumerate(fates):
+        said_waiting = [ln for ln in lines if f"(task {PART_IDS[i]})" in ln]
+        assert bool(said_waiting) == (fate == "never ran"), (fate, said_waiting)
