@@ -11,7 +11,10 @@ FAILURE), ``duplicated`` (it ran more than once), ``early`` (it ran with parts
 missing or extra), ``unrecorded`` (it ran, yet its state reads PENDING), and
 ``unknown`` (the evidence does not decide).  A stuck verdict always names a
 cause id and the evidence lines that prove it; where the evidence cannot prove
-a cause, the verdict is ``unknown``, never a guess.
+a cause, the verdict is ``unknown``, never a guess.  So is every chord's when
+the run lost its redis-server, and every chord's that did not complete when a
+worker died that no fault of the scenario killed (what the evidence says
+without the death is kept as evidence).
 """
 
 from __future__ import annotations
@@ -118,7 +121,8 @@ class Judge:
         lost = self.probe.get("lost")
         errors = [f"{what} probe failed: {part['error']}" for what, part in
                   (("broker", self.probe.get("broker") or {}), ("backend", self.backend))
-                  if part.get("error") and part.get("kind") != "database"]  # the database probe says its own error
+                  if part.get("error") and part.get("kind") != "database"  # the database probe says its own error
+                  and not part.get("unread")]  # not asked, as its server is the one lost
         if lost:
             return "; ".join([lost, *errors])
         return "; ".join(errors) or None
@@ -163,8 +167,54 @@ class Judge:
         gone = self.servers_gone()
         if gone:  # the final reading could not be taken: no proof either way, so no verdict but unknown
             v.summary = f"the run lost a server no fault of the scenario took down: {gone}; the chord's state cannot be read"
-            v.evidence = [f"probe: {gone}"] + [f"ledger: {len(self.by_task(cid, 'start'))} start(s) of the callback"]
+            parts = c.get("header_ids") or []
+            ended = {e["task_id"] for e in self.events if e["event"] == "end" and e.get("task_id") in parts}
+            v.evidence = [f"probe: {gone}",
+                          f"ledger: {len(ended)}/{len(parts)} header parts ended; "
+                          f"{len(self.by_task(cid, 'start'))} start(s) of the callback"]
+            if c.get("send_error"):
+                v.evidence.insert(0, f"producer: sending this chord raised {c['send_error']}; the chords after it were never sent")
             return v
+        if c.get("send_error"):  # the servers answer, yet sending it failed: how much of it went out is unknown
+            v.summary = f"sending the chord raised {c['send_error']}, so what of it reached the broker cannot be told"
+            v.evidence = [f"producer: sending this chord raised {c['send_error']}; the chords after it were never sent"]
+            return v
+        judged = self._by_evidence(v, c)
+        deaths = self.unplanned_deaths()
+        if deaths and judged.verdict != "completed":
+            return self._worker_lost(judged, deaths)
+        return judged
+
+    def unplanned_deaths(self) -> list[dict]:
+        """Workers found dead at the final probe that no fault of the scenario killed (by pid, else by name)."""
+        kills = [f for f in self.faults() if f.get("fault") in ("kill-worker", "kill-container")]
+        return [d for d in self.probe.get("exited") or []
+                if not any(d.get("pid") in (f.get("pids") or []) or (not f.get("pids") and f.get("target") == d.get("hostname"))
+                           for f in kills)]
+
+    def _worker_lost(self, judged: Verdict, deaths: list[dict]) -> Verdict:
+        """A chord that did not complete while a worker died unplanned: the death may be why, so unknown.
+
+        Every chord that did not complete is affected: a dead worker takes its running parts, its
+        prefetched messages and its queues' consumer with it, and the prefetched ones leave no
+        trace in the ledger.  What the evidence would say without the death is kept, as evidence.
+        """
+        who = ", ".join(f"worker {_short_host(x.get('hostname'))} (pid {x.get('pid')}) died ({x.get('how')})" for x in deaths)
+        v = Verdict(judged.index, judged.chord_id, "unknown", final=judged.final)
+        v.summary = (f"{who}, and no fault of the scenario killed it: the chord did not complete, "
+                     "and the death may be why" if len(deaths) == 1 else
+                     f"{who}, and no fault of the scenario killed them: the chord did not complete, "
+                     "and the deaths may be why")
+        v.evidence = [f"process: worker {x.get('hostname')} (pid {x.get('pid')}) is gone ({x.get('how')}) "
+                      f"at the probe {_t(self.obs, self.probe.get('t'))}; no kill-worker fault names it" for x in deaths]
+        v.evidence.append(f"without the death, the evidence reads: {judged.verdict}"
+                          + (f" · {judged.cause}" if judged.cause else "") + (f": {judged.summary}" if judged.summary else ""))
+        v.evidence += judged.evidence
+        return v
+
+    def _by_evidence(self, v: Verdict, c: dict) -> Verdict:
+        """The verdict the broker, backend, ledger and logs give, servers all up."""
+        cid = c["chord_id"]
         starts, ends = self.by_task(cid, "start"), self.by_task(cid, "end")
         meta = self.metas.get(cid)
         status = (meta or {}).get("status")

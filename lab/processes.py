@@ -49,7 +49,7 @@ import psutil
 
 from lab.errors import LabError, LabSetupError
 
-__all__ = ["NodeNotReady", "Node", "ProcessOwner", "install_signal_handlers", "free_port"]
+__all__ = ["NodeNotReady", "NodeLost", "Node", "ProcessOwner", "Stopped", "install_signal_handlers", "free_port"]
 
 POLL_INTERVAL = 0.02       # wait_for_log poll period
 REAP_BOUND = 5.0           # the longest teardown waits for SIGKILLed processes to be reaped
@@ -86,6 +86,28 @@ class NodeNotReady(LabError):
         self.returncode = returncode
 
 
+class NodeLost(LabError):
+    """A node the run needs died, and no fault of the scenario took it down: the run can tell nothing.
+
+    Exit code 2 (unknown), as a verdict the evidence cannot decide.  The message names the node,
+    its pid and how it died.
+    """
+
+    exit_code = 2
+
+
+def describe_exit(code: int | None) -> str:
+    """How a process ended, in words: "killed by SIGKILL", "exit code 1"."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def free_port() -> int:
     """A loopback TCP port that was free a moment ago (callers retry on collision)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -93,19 +115,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP asked the lab to stop: ``SystemExit(128 + signum)``, naming the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signal_name = signal.Signals(signum).name
+
+
+# Frames where an exception raised by a signal handler would not unwind cleanly: inside an import (a
+# module half made), a class being made (3.11 turns it into "RuntimeError: Error calling __set_name__"),
+# or a finalizer ("Exception ignored in", with a traceback).
+_UNSAFE_NAMES = frozenset({"__set_name__", "__init_subclass__", "__del__"})
+_CO_OPTIMIZED = 0x1
+REDELIVER_S = 0.01  # how soon a deferred stop looks again for a safe point
+
+
+def _unsafe_point(frame) -> str | None:
+    """Why raising in ``frame`` (the code a signal interrupted) would not unwind cleanly, or None."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib"):
+            return "an import"
+        if code.co_name in _UNSAFE_NAMES:
+            return code.co_name
+        if not code.co_flags & _CO_OPTIMIZED and code.co_name != "<module>":
+            return "a class body"
+        frame = frame.f_back
+    return None
+
+
+def _redeliver(signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, OSError):
+        signal.pthread_kill(threading.main_thread().ident, signum)
+
+
 def install_signal_handlers() -> None:
-    """SIGTERM → ``SystemExit(143)``, SIGHUP → ``SystemExit(129)``, raised in the main thread.
+    """SIGTERM → ``Stopped`` (``SystemExit(143)``), SIGHUP → ``Stopped`` (129), SIGINT → ``KeyboardInterrupt``.
 
-    So ``with ProcessOwner(...)`` blocks unwind and tear down.  Ctrl-C is already
-    ``KeyboardInterrupt``.  Call from the main thread.
+    Raised in the main thread, so ``with ProcessOwner(...)`` blocks unwind and
+    tear down, but only at a safe point: a signal that lands inside an import,
+    a class definition or a finalizer is delivered again a moment later, until
+    it lands outside.  Call from the main thread; calling again is harmless.
     """
-    def _exit_with(code: int):
-        def handler(signum, frame):
-            raise SystemExit(code)
-        return handler
+    def handler(signum, frame):
+        if _unsafe_point(frame):
+            timer = threading.Timer(REDELIVER_S, _redeliver, (signum,))
+            timer.daemon = True
+            timer.start()
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
 
-    signal.signal(signal.SIGTERM, _exit_with(128 + signal.SIGTERM))
-    signal.signal(signal.SIGHUP, _exit_with(128 + signal.SIGHUP))
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def ignore_stop_signals() -> None:
+    """The lab is exiting anyway: a stop signal now (during atexit, finalizers) would only print a traceback."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 @atexit.register
@@ -259,12 +329,15 @@ class Node:
         lines = [ln.strip() for ln in self.log_text().splitlines() if ln.strip()]
         return lines[-1] if lines else None
 
-    def wait_for_log(self, pattern: str, timeout: float, *, since: int | None = None) -> re.Match:
+    def wait_for_log(self, pattern: str, timeout: float, *, since: int | None = None,
+                     give_up: Callable[[], str | None] | None = None) -> re.Match:
         """Poll the log for a line matching ``pattern`` (``re.search`` per line).
 
         Starts at byte offset ``since`` (default: where this node's output
         starts).  Returns the match; raises ``NodeNotReady`` when ``timeout``
-        seconds pass, or when the process exits without having logged it.
+        seconds pass, when the process exits without having logged it, or as
+        soon as ``give_up()`` (asked every poll) returns a reason: something
+        the node needs is gone, so the line will never come.
         """
         rx = re.compile(pattern)
         offset = self.log_offset if since is None else since
@@ -301,14 +374,20 @@ class Node:
                     raise self._not_ready(pattern, timeout, self._popen.returncode)
                 if time.monotonic() >= deadline:
                     raise self._not_ready(pattern, timeout, None)
+                reason = give_up() if give_up is not None else None
+                if reason:
+                    raise self._not_ready(pattern, timeout, None, gave_up=reason)
                 time.sleep(POLL_INTERVAL)
 
-    def _not_ready(self, pattern: str, timeout: float, returncode: int | None) -> NodeNotReady:
+    def _not_ready(self, pattern: str, timeout: float, returncode: int | None, *,
+                   gave_up: str | None = None) -> NodeNotReady:
         last = self.last_log_line()
         if last is not None and len(last) > 300:
             last = last[:297] + "..."
         seen = f"last log line: {last!r}" if last is not None else "it logged nothing"
-        if returncode is None:
+        if gave_up:
+            msg = f"Node {self.name!r} had not logged a line matching {pattern!r} when {gave_up}; {seen}."
+        elif returncode is None:
             msg = (f"Node {self.name!r} did not log a line matching {pattern!r} "
                    f"within {timeout:g} s; {seen}.")
         else:

@@ -5,7 +5,11 @@
 ``run_scenario`` brings the topology up, sends the chords, lets the nemesis
 fire its faults, waits for the header to quiesce, then probes and judges until
 every chord's verdict is final (or the settle bound passes, leaving
-``unknown``).  The raw observations are put in the record first and the
+``unknown``).  A redis-server lost while the chords are sent ends the sending
+and the run goes straight to the probe: the chords sent so far are judged
+(``unknown``, naming the loss) and recorded.  The probe also notes every worker
+found dead; whether a fault planned that is the judge's to say.
+The raw observations are put in the record first and the
 verdicts are derived from them, so ``lab show`` can judge the same record
 again.  Every process is stopped when the function returns, however it returns.
 """
@@ -23,11 +27,11 @@ from lab import brokers, ledger, observe, records
 from lab.celery_app import build_app, release
 from lab.judge import Verdict, judge, summarize
 from lab.nemesis import Nemesis
-from lab.processes import NodeNotReady, ProcessOwner, install_signal_handlers
+from lab.processes import NodeNotReady, ProcessOwner, describe_exit, install_signal_handlers
 from lab.errors import LabSetupError
 from lab.scenario import DOCKER_FAULT_KINDS, Scenario
 from lab.send import chord_size_ttls, send_chords
-from lab.topology import Topology, bring_up
+from lab.topology import Topology, bring_up, redis_lost
 
 POLL_S = 0.05
 _unreleased: list = []  # producer apps of runs interrupted before they let go (released in run_scenario's finally)
@@ -65,23 +69,36 @@ def _unreachable(probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"error": f"{type(e).__name__}: {str(e).strip()[:300]}"}
 
 
+def exited_workers(topo: Any) -> list[dict[str, Any]]:
+    """Every worker whose current life has ended: name, pid, how (the judge asks whether a fault planned it)."""
+    out = []
+    for w in getattr(topo, "workers", None) or []:
+        node = getattr(w, "node", None)
+        if node is None or not hasattr(node, "alive") or node.alive():
+            continue
+        out.append({"worker": w.spec.name, "hostname": w.hostname, "pid": node.pid, "returncode": node.returncode,
+                    "how": describe_exit(node.returncode)})
+    return out
+
+
 def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch, quiesced: bool) -> dict[str, Any]:
     watch.poll()
     queues = observe.known_queues(topo.scenario.to_dict(), sent, watch.events)
-    lost = None
-    redis_node = getattr(getattr(topo, "redis", None), "node", None)
-    if redis_node is not None and not redis_node.alive():  # no heal left it down: nobody planned this
-        code = redis_node.returncode
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        lost = f"redis-server (pid {redis_node.pid}, port {topo.redis.port}) is gone ({how})"
+    lost = redis_lost(getattr(topo, "redis", None))  # no heal left it down: nobody planned this
+    exited = exited_workers(topo)
+    # A server that is gone is not asked: every client would retry for seconds to learn what is known.
+    unread = {"error": f"not read: {lost}", "unread": True} if lost else None
     if topo.scenario.broker == "redis":
-        broker = _unreachable(lambda: observe.probe_redis_broker(topo.broker_client(), queues))
+        broker = dict(unread) if unread else _unreachable(lambda: observe.probe_redis_broker(topo.broker_client(), queues))
     else:
         broker = _unreachable(lambda: observe.probe_rabbitmq_broker(app, queues))
-    workers = observe.probe_workers(app, len(topo.scenario.workers))
+    if unread and topo.scenario.broker == "redis":
+        workers = {"consumers": {}, "registered": {}, **unread}
+    else:
+        workers = observe.probe_workers(app, len(topo.scenario.workers))
     if topo.scenario.backend == "redis":
-        backend = _unreachable(lambda: observe.probe_redis_backend(app, sent))
-        elsewhere = observe.probe_worker_backends(topo, sent)  # workers deployed with another result backend
+        backend = dict(unread) if unread else _unreachable(lambda: observe.probe_redis_backend(app, sent))
+        elsewhere = {} if unread else observe.probe_worker_backends(topo, sent)  # workers with another result backend
         if elsewhere:
             backend["worker_backends"] = elsewhere
     elif topo.scenario.backend == "database":
@@ -92,7 +109,7 @@ def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch,
         backend = {"kind": topo.scenario.backend, "metas": {}}
     logs = observe.worker_log_lines({w.hostname: w.node.log_path for w in topo.workers if w.node is not None})
     return {"t": time.time(), "quiesced": quiesced, "broker": broker, "workers": workers, "backend": backend, "logs": logs,
-            **({"lost": lost} if lost else {})}
+            **({"lost": lost} if lost else {}), **({"exited": exited} if exited else {})}
 
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Reporter | None = None,
@@ -181,22 +198,39 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     rep.step(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
     t_send = time.time()
     sent = send_chords(app, scenario, seed)
-    size_ttls = (_unreachable(lambda: {"ttls": chord_size_ttls(app, sent)}).get("ttls") or []) if scenario.backend == "redis" else []
-    timeline.append({"t": t_send, "kind": "sent", "what": f"{len(sent)} chord(s) sent"})
-    nemesis.fire("after-sent", watch, sent)
+    failed = sent[-1] if sent and sent[-1].get("send_error") else None
+    lost = redis_lost(getattr(topo, "redis", None)) if failed else None
+    size_ttls = (_unreachable(lambda: {"ttls": chord_size_ttls(app, sent)}).get("ttls") or []) \
+        if scenario.backend == "redis" and not lost else []
+    timeline.append({"t": t_send, "kind": "sent", "what": f"{len(sent) - bool(failed)} chord(s) sent"})
+    if failed:
+        timeline.append({"t": failed["send_failed_at"], "kind": "send-failed",
+                         "what": f"sending chord {failed['index']} raised {failed['send_error']}" + (f": {lost}" if lost else "")})
+    if lost:
+        # The server is gone: nothing will move, and no fault may act on it (a restart would hide the
+        # loss).  Straight to the probe, which reads what is left and names the loss.
+        rep.step(f"sending stopped: {lost}")
+        watch.poll()
+        total, started, ended = observe.parts_state(watch.events, sent)
+        quiescence = {"how": "server-lost", "t": time.time(), "waited_s": 0.0, "parts": [total, started, ended],
+                      "note": lost}
+    else:
+        if failed:
+            rep.step(f"sending stopped at chord {failed['index']}: {failed['send_error']}")
+        nemesis.fire("after-sent", watch, sent)
 
-    def tick(total: int, started: int, ended: int) -> None:
-        rep.progress(total, started, ended)
-        if started:
-            nemesis.fire("after-parts-started", watch, sent)
-        if ended >= total:
-            nemesis.fire("after-parts-ended", watch, sent)
+        def tick(total: int, started: int, ended: int) -> None:
+            rep.progress(total, started, ended)
+            if started:
+                nemesis.fire("after-parts-started", watch, sent)
+            if ended >= total:
+                nemesis.fire("after-parts-ended", watch, sent)
 
-    quiescence = observe.wait_for_quiescence(watch, sent, quiet=scenario.quiet,
-                                             bound=_quiesce_bound(scenario) + nemesis.extra_time(),
-                                             on_progress=tick)
-    nemesis.fire_remaining(watch, sent)
-    nemesis.heal_all()
+        quiescence = observe.wait_for_quiescence(watch, sent, quiet=scenario.quiet,
+                                                 bound=_quiesce_bound(scenario) + nemesis.extra_time(),
+                                                 on_progress=tick)
+        nemesis.fire_remaining(watch, sent)
+        nemesis.heal_all()
     timeline.append({"t": quiescence["t"], "kind": "quiesced", "what": quiescence["how"]})
     timings["header_s"] = quiescence["t"] - t_send
 

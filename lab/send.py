@@ -9,6 +9,11 @@ down what it sent: ids, the queues the router chose, and the oracle (the
 result a correct Celery hands the callback).  On the Redis backend it also
 reads the chord size key's TTL straight after sending: that is the evidence
 for "the key expired before the last part returned".
+
+Sending stops at the first chord whose sending fails on the broker's or the
+backend's connection (a server that died under the producer): the chords sent
+before it are kept, and the failed one is written down with ``send_error``, so
+the run can still give each chord a verdict (``unknown``, naming the loss).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from celery import Celery, chain, chord
 from celery import group as group_of
+from kombu.exceptions import OperationalError
 
 from lab.scenario import Scenario
 
@@ -41,8 +47,22 @@ def routed_queue(app: Celery, name: str, options: dict[str, Any]) -> str | None:
     return getattr(q, "name", q)
 
 
+def connection_errors(app: Celery) -> tuple[type[BaseException], ...]:
+    """What a lost broker or backend connection raises in the producer (redis-py's, amqp's, kombu's, OSError)."""
+    errors: list[type[BaseException]] = [OSError, OperationalError]
+    with app.connection_for_write() as conn:  # not connected: asks the transport what it raises
+        errors += [*conn.connection_errors, *conn.channel_errors]
+    errors += list(getattr(app.backend, "connection_errors", ()) or ())
+    return tuple(dict.fromkeys(errors))
+
+
 def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, Any]]:
-    """Send every chord of the scenario; return one 'sent' record per chord."""
+    """Send every chord of the scenario; return one 'sent' record per chord.
+
+    A chord whose sending fails on a lost connection ends the sending: it is the
+    last record, with ``send_error``, and no header ids (how much of it went out
+    is the ledger's to say)."""
+    lost_connection = connection_errors(app)
     rng = random.Random(seed)
     sent: list[dict[str, Any]] = []
     index = 0
@@ -63,13 +83,20 @@ def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, An
                 values = [values[1:n + 1], *values[n + 1:]]  # the oracle: the chain's result is its group's list
             body = app.signature(spec.callback, args=tuple(spec.callback_args)).set(**spec.callback_options)
             sent_at = time.time()
+            send_error = None
             try:
                 result, apply_error = chord(header, app=app)(body), None
             except NotImplementedError as e:  # the result backend refuses chords (rpc://): that is the finding
-                result, apply_error = None, f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"
+                result, apply_error = None, _one_line(e)
+            except Exception as e:
+                lost = _lost_connection(e, lost_connection)
+                if lost is None:
+                    raise
+                result, apply_error, send_error = None, None, lost  # the server went away: stop, keep what was sent
             group = result.parent if result is not None else None
             sent.append({
                 **({"apply_error": apply_error} if apply_error else {}),
+                **({"send_error": send_error, "send_failed_at": time.time()} if send_error else {}),
                 "index": index,
                 "chord_id": result.id if result is not None else body.freeze().id,
                 "group_id": group.id if group is not None else None,
@@ -84,7 +111,28 @@ def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, An
                 "sent_at": sent_at,
             })
             index += 1
+            if send_error:
+                return sent
     return sent
+
+
+def _lost_connection(e: BaseException, errors: tuple[type[BaseException], ...]) -> str | None:
+    """``e`` in words if a lost connection raised it, or caused it, else None.
+
+    Celery's result consumer turns a reconnect that failed into a RuntimeError
+    ("Retry limit exceeded ..."), raised from the connection error."""
+    seen = []
+    while e is not None and e not in seen:
+        if isinstance(e, errors):
+            return _one_line(e) if not seen else f"{_one_line(seen[0])}, from {_one_line(e)}"
+        seen.append(e)
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
 
 
 def chord_size_ttls(app: Celery, sent: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ One ``redis-server`` per run on a free loopback port (the broker on db 0, the
 Redis result backend on db 1), then one real ``celery worker`` subprocess per
 scenario worker, each with its own ``-Q``, ``-n``, ``--concurrency``,
 ``--pool``, task code and log file.  Readiness is evidence: a PING, then each
-worker's own "ready." log line, with a bound.  Every process belongs to the
+worker's own "ready." log line, with a bound; if the run's redis-server dies
+while a worker boots, the boot ends at once with ``NodeLost`` naming the
+server (exit 2), not with a missing ready line.  Every process belongs to the
 run's ``ProcessOwner`` and is gone when the ``with`` block ends.
 
 A worker (or the scenario) may name its own ``result_backend`` or
@@ -30,13 +32,17 @@ from typing import Any
 
 from lab import brokers
 from lab.celery_app import app_spec
-from lab.processes import Node, ProcessOwner
+from lab.processes import Node, NodeLost, NodeNotReady, ProcessOwner, describe_exit
 from lab.redis_server import RedisServer, start_redis
 from lab.scenario import Scenario, Worker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT = 30.0
 URL_SETTINGS = ("result_backend", "broker_url")  # settings a scenario may point elsewhere, with {redis}
+# The producer (the lab itself) gives up on a lost result backend within about a second, not Celery's
+# 20 x 1 s: sending happens before any fault fires, so a connection lost then is a server gone,
+# and the run says so at once.  Workers keep Celery's (or the scenario's) policy.
+PRODUCER_BACKEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
 
 
 @dataclass
@@ -92,8 +98,7 @@ class Topology:
         old.kill()
         since = old.log_size()
         wn.node = self.owner.spawn(name, wn.argv, env=wn.env, cwd=self.run_dir)
-        wn.node.wait_for_log(r"\bready\.", timeout, since=since)
-        wn.ready_at = time.time()
+        await_ready(wn, self.redis, timeout, since=since)
         return wn
 
     def backend_urls(self) -> dict[str, str]:
@@ -107,6 +112,35 @@ class Topology:
                           "options": self.redis.options},
                 "broker_url": self.broker_url, "result_backend": self.result_backend,
                 "workers": [w.describe() for w in self.workers], "boot_s": self.boot_s, **self.extras}
+
+
+def redis_lost(redis: Any) -> str | None:
+    """The run's own redis-server, if it died: which server, its pid and port, how it died; else None.
+
+    Nothing here asks whether a fault planned it: a planned restart leaves it running, on the same
+    port, and every fault is healed before the final probe.
+    """
+    node = getattr(redis, "node", None)
+    if node is None or node.alive():
+        return None
+    return f"redis-server (pid {node.pid}, port {redis.port}) is gone ({describe_exit(node.returncode)})"
+
+
+def await_ready(wn: WorkerNode, redis: Any, timeout: float, *, since: int | None = None) -> None:
+    """Wait for worker ``wn``'s "ready." line; if the run's redis-server dies meanwhile, say that, at once.
+
+    A worker whose broker is gone retries its connection for minutes and never logs "ready.":
+    the loss of the server is the news, not the missing line (``NodeLost``, exit code 2).
+    """
+    try:
+        wn.node.wait_for_log(r"\bready\.", timeout, since=since, give_up=lambda: redis_lost(redis))
+    except NodeNotReady as e:
+        lost = redis_lost(redis)  # a worker that exited or timed out: the server it needed may be why
+        if lost:
+            raise NodeLost(f"{lost}, while worker {wn.spec.name} was starting (it never logged 'ready.'); "
+                           "the run cannot go on, and no verdict can be given.") from e
+        raise
+    wn.ready_at = time.time()
 
 
 def _worker_argv(w: Worker, hostname: str) -> list[str]:
@@ -136,6 +170,14 @@ def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
 
 def _without_urls(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in URL_SETTINGS}
+
+
+def _producer_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's config for the producer, with its backend retry bounded (a scenario's own policy wins)."""
+    own = _without_urls(config)
+    transport = dict(own.get("result_backend_transport_options") or {})
+    transport.setdefault("retry_policy", PRODUCER_BACKEND_RETRY)
+    return {**own, "result_backend_transport_options": transport}
 
 
 def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None) -> Topology:
@@ -176,7 +218,7 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
     shared = _own_urls(scenario.config, redis)
     broker_url = shared.get("broker_url", broker_url)
     result_backend = shared.get("result_backend", result_backend)
-    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=_without_urls(scenario.config),
+    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=_producer_config(scenario.config),
                              tasks=list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer")
     topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras)
     env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
@@ -194,7 +236,6 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
         node = owner.spawn(w.name, argv, env=wenv, cwd=run_dir)
         topo.workers.append(WorkerNode(w, hostname, node, spec, argv=argv, env=wenv))
     for wn in topo.workers:  # boot in parallel, then await each one's own ready line
-        wn.node.wait_for_log(r"\bready\.", WORKER_READY_TIMEOUT)
-        wn.ready_at = time.time()
+        await_ready(wn, redis, WORKER_READY_TIMEOUT)
     topo.boot_s = time.time() - t0
     return topo
