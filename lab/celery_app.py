@@ -59,11 +59,15 @@ def from_env() -> Celery:
 
 
 def release(app: Celery) -> None:
-    """Let go of the producer's connections while the servers are still up.
+    """Let go of the producer's connections while the servers are still up, and close every one of them.
 
     Sending a chord leaves AsyncResult objects subscribed to the result
     backend; collected after redis-server is gone, each would try to
-    reconnect.  Collect them now, close the pubsub, then close the app.
+    reconnect.  Collect them now, close the pubsub, then close what the app
+    opened: ``Celery.close()`` only forgets its connection pool, and kombu keeps
+    the producer pool (with its connections, channels and epoll handle) in a
+    process-wide registry keyed by broker URL, so without this each run left
+    its sockets to a redis-server that no longer exists.
     """
     import gc
 
@@ -77,6 +81,46 @@ def release(app: Celery) -> None:
     try:
         if consumer is not None:
             consumer.stop()
-        app.close()
     except Exception:  # already disconnected: nothing left to release
         pass
+    _close_broker_pools(app)
+    _close_backend_client(app)
+    app.close()
+    gc.collect()  # kombu's transports and redis-py's pools hold cycles: free their epoll handles now
+
+
+def _close_broker_pools(app: Celery) -> None:
+    """Close the app's broker connection pool and its producer pool, and drop them from kombu's registry.
+
+    The registry (``kombu.pools.producers`` / ``connections``) is keyed by URL;
+    a run's URL names its own redis-server port, so its entries are this app's
+    alone and are dead once the run ends.
+    """
+    from kombu import pools
+
+    amqp = app.__dict__.get("amqp")  # not created yet: nothing was sent
+    producers = getattr(amqp, "_producer_pool", None)
+    owned = [p for p in (producers, getattr(producers, "connections", None), app._pool) if p is not None]
+    for group in (pools.producers, pools.connections):
+        for key, pool in list(group.items()):
+            if any(pool is p for p in owned):
+                dict.__delitem__(group, key)  # the stored key is already the eqhash
+    for pool in owned:
+        try:
+            pool.force_close_all()
+        except Exception:  # a connection to a server that is gone: closing it is all we wanted
+            pass
+    if amqp is not None:
+        amqp._producer_pool = None
+    app._pool = None
+
+
+def _close_backend_client(app: Celery) -> None:
+    """Disconnect the Redis result backend's connection pool (Celery gives it no close of its own)."""
+    client = app.backend.__dict__.get("client")  # a cached_property: absent if never used
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        try:
+            pool.disconnect()
+        except Exception:  # the server is gone: the sockets are closed anyway
+            pass

@@ -121,7 +121,6 @@ LAZY_COMMANDS = {
     "matrix": "lab.matrix:matrix_cmd",
     "attach": "lab.attach:attach_cmd",
     "compose": "lab.compose:compose_cmd",
-    "clean": "lab.docker_runtime:clean_cmd",
 }
 
 
@@ -317,6 +316,27 @@ def report(output: Path | None) -> None:
 
     path, n = write_report(output)
     out.print(f"wrote {path} from {n} stored run(s)")
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Also remove the containers of runs whose lab is still running.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be moved or removed.")
+@click.pass_context
+def clean(ctx: click.Context, everything: bool, dry_run: bool) -> None:
+    """Quarantine the run folders a killed lab left without a record; remove the containers and networks it left.
+
+    A live run's folder is never touched, even with --all: it holds a lock until the run ends."""
+    orphaned = records.orphaned_run_dirs(move=not dry_run)
+    out.print(records.orphaned_line(orphaned, moved=not dry_run) if orphaned
+              else "no run folder to quarantine: every one belongs to a recorded or a live run")
+    from lab import docker_runtime
+
+    try:
+        ctx.invoke(docker_runtime.clean_cmd, everything=everything, dry_run=dry_run)
+    except LabError as e:  # no SDK or no engine: there is no container to look at, and the folders are done
+        from rich.markup import escape
+
+        out.print(f"[dim]containers: not checked ({escape(str(e))})[/dim]", soft_wrap=True)
 
 
 def entry() -> None:

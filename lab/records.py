@@ -7,7 +7,9 @@ per run with the scenario, seed, versions, git revision, the command to replay,
 the raw observations and the verdicts; ``runs/<run id>/`` holds the run's logs,
 ledger and timeline.  A record is one ``write`` of one line under a file lock,
 flushed and fsynced, so a crash never leaves half a record; a reader skips a
-torn last line instead of failing.
+torn last line instead of failing.  A live run holds a lock on its folder;
+the folder of a run killed before it was recorded goes to ``runs/_orphaned/``
+(``orphaned_run_dirs``, called by the next run and by ``lab clean``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,111 @@ def new_run_id(scenario: str) -> str:
 
 def run_dir_for(run_id: str) -> Path:
     return store_dir() / "runs" / run_id
+
+
+# -- a run's folder while it lives, and the folders of runs that were killed ----------------
+#
+# A live run holds an flock on ``runs/<id>/.run.lock`` for its whole life.  The
+# kernel releases it however the run ends, SIGKILL included, so a folder whose
+# lock can be taken, and whose run id is in no record, belongs to a run that
+# died: it is moved to ``runs/_orphaned/<id>/`` (its logs and ledger may be
+# evidence).  A folder with no lock file was not made by a locking run (a
+# matrix's log folder, a fuzz session's, an older lab's) and is left alone.
+
+RUN_LOCK = ".run.lock"
+ORPHANED = "_orphaned"
+
+
+class RunDirLock:
+    """The lock a live run holds on its folder; ``release`` once the run is recorded or removed."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Locked under a private name, then renamed: a sweeper never sees the lock file unlocked.
+        tmp = self.run_dir / f"{RUN_LOCK}.{os.getpid()}"
+        self.fd: int | None = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by workers (PEP 446)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        os.replace(tmp, self.run_dir / RUN_LOCK)
+
+    def release(self) -> None:
+        """Remove the lock file (a finished run's folder is no sweeper's business), then let go."""
+        if self.fd is None:
+            return
+        try:
+            path = self.run_dir / RUN_LOCK
+            if _same_file(self.fd, path):
+                path.unlink()
+        except OSError:  # the folder went with the run (nothing recorded): nothing to remove
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st, fst = os.stat(path), os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+def _take_dead_lock(run_dir: Path) -> int | None:
+    """An fd holding ``run_dir``'s lock if its run is gone (no one holds it); else None."""
+    path = run_dir / RUN_LOCK
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:  # no lock file: not a locking run's folder, or the run just finished
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: the run is alive
+        os.close(fd)
+        return None
+    if not _same_file(fd, path):  # the run finished and removed it between our open and our lock
+        os.close(fd)
+        return None
+    return fd
+
+
+def orphaned_run_dirs(*, move: bool = True) -> list[str]:
+    """Move run folders whose run was killed (lock free, no record) to ``runs/_orphaned/``; return their ids.
+
+    ``move=False``: only find them.  Live runs hold their lock and are never touched.
+    """
+    runs = store_dir() / "runs"
+    try:
+        entries = sorted(p for p in runs.iterdir() if p.is_dir() and p.name[0] not in "._")
+    except OSError:  # no store yet
+        return []
+    held = {p: fd for p in entries if (fd := _take_dead_lock(p)) is not None}
+    if not held:
+        return []
+    try:
+        # Read only now, with the locks held: a run that finished before we locked is in the records.
+        recorded = {r["run_id"] for r in load_all()}
+        found = []
+        for path in held:
+            if path.name in recorded:
+                continue
+            if move:
+                target = runs / ORPHANED / path.name
+                try:
+                    target.parent.mkdir(exist_ok=True)
+                    os.rename(path, target)
+                except OSError:  # another sweeper moved it first, or the store is read-only: leave it
+                    continue
+            found.append(path.name)
+        return found
+    finally:
+        for fd in held.values():
+            os.close(fd)
+
+
+def orphaned_line(ids: list[str], *, moved: bool = True) -> str:
+    """One line saying which killed runs' folders were (or would be) quarantined, and where."""
+    verb = "moved" if moved else "would move"  # the store's path is left out: a long one would wrap the line
+    return f"{verb} {len(ids)} run folder(s) left without a record by a killed lab to runs/{ORPHANED}/: " + ", ".join(ids)
 
 
 def versions(redis_server: str | None = None) -> dict[str, str | None]:

@@ -129,11 +129,14 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
     seed = seed if seed is not None else random.randrange(2**31)
     run_id = records.new_run_id(scenario.name)
     run_dir = records.run_dir_for(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    orphaned = records.orphaned_run_dirs()  # folders of killed runs; live runs hold their lock
+    if orphaned:
+        rep.step(records.orphaned_line(orphaned))
     install_signal_handlers()
     started_at = time.time()
     topo: Topology | None = None
     result: RunResult | None = None
+    lock = records.RunDirLock(run_dir)  # held until the run is recorded or its folder removed
     try:
         with ProcessOwner(run_dir) as owner:
             try:
@@ -155,6 +158,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
                 brokers.drop_database(topo.extras["database"])
         if result is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was recorded: leave nothing half-made
+        lock.release()
 
 
 @dataclass
