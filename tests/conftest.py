@@ -70,3 +70,15 @@ PYTHON_TRACEBACK = "Traceback (most recent call last):"
 def has_traceback(text: str) -> bool:
     """Whether ``text`` holds a Python traceback: its header line, not merely the word (a user may type it)."""
     return PYTHON_TRACEBACK in text
+
+
+def wait_for(predicate, bound: float, what: str, poll: float = 0.02):
+    """Poll ``predicate`` until it returns something truthy, and return that; fail naming ``what`` after ``bound`` s."""
+    deadline = time.monotonic() + bound
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not seen within {bound:g} s")
+        time.sleep(poll)

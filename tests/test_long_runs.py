@@ -14,12 +14,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import has_traceback, lab_env
+from conftest import has_traceback, lab_env, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIVE_BOUND = 60.0  # a run under load takes a few seconds to boot; a minute means it never will
@@ -77,17 +76,6 @@ def slow_scenario(tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name.replace('-', '_')}.py"
     path.write_text(textwrap.dedent(SLOW_SCENARIO.format(name=name)))
     return path
-
-
-def wait_for(predicate, bound: float, what: str):
-    deadline = time.monotonic() + bound
-    while True:
-        got = predicate()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not seen within {bound:g} s")
-        time.sleep(0.05)
 
 
 def start_live_run(store: Path, script: Path, name: str) -> tuple[subprocess.Popen, Path]:

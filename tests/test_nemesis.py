@@ -8,7 +8,6 @@ test_mechanisms.py show what each fault does to a chord.
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
 import psutil
@@ -25,14 +24,11 @@ from lab.redis_server import start_redis
 from lab.scenario import Fault, Scenario, Worker
 from lab.topology import bring_up
 
+from conftest import wait_for
+
 
 def wait_until(predicate, bound: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not seen within {bound} s")
+    wait_for(predicate, bound, what)
 
 
 @pytest.fixture
