@@ -248,6 +248,11 @@ def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versio
 def show(run_ref: str, as_json: bool, svg: bool) -> None:
     """The whole story of a stored run: topology, timeline, evidence, logs (re-judged now)."""
     rec = records.find(run_ref)
+    if rec.get("kind") == "doctor":  # a saved diagnosis: its readings, judged again by the live judge
+        from lab.doctor import print_saved
+
+        print_saved(out, rec, as_json)
+        return
     obs = rec["observations"]
     verdicts = [v.to_dict() for v in judge(obs)]
     outcome = summarize(obs.get("scenario") or {}, [_V(v) for v in verdicts])

@@ -180,9 +180,14 @@ def replay_command(scenario_ref: str, seed: int) -> str:
     return f"python -m lab run {shlex.quote(scenario_ref)} --seed {seed}" + (f" --celery {celery}" if celery else "")
 
 
-def append(record: dict[str, Any]) -> Path:
-    """Append one whole record to the store, atomically."""
-    path = runs_file()
+def diagnoses_file() -> Path:
+    """Saved doctor diagnoses (``lab doctor --save``): what was read and judged, one record a line."""
+    return store_dir() / "diagnoses.jsonl"
+
+
+def append(record: dict[str, Any], *, path: Path | None = None, latest: bool = True) -> Path:
+    """Append one whole record to the store (runs.jsonl, or ``path``), atomically."""
+    path = path or runs_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, separators=(",", ":"), default=repr) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -199,10 +204,10 @@ def append(record: dict[str, Any]) -> Path:
         os.fsync(fd)
     finally:
         os.close(fd)
-    latest = store_dir() / "latest"
-    tmp = store_dir() / f".latest-{os.getpid()}"
-    tmp.write_text(record["run_id"])
-    os.replace(tmp, latest)
+    if latest:
+        tmp = store_dir() / f".latest-{os.getpid()}"
+        tmp.write_text(record["run_id"])
+        os.replace(tmp, store_dir() / "latest")
     return path
 
 
@@ -232,6 +237,8 @@ def find(ref: str) -> dict[str, Any]:
                 raise LabError(f"no stored runs in {store_dir()}: run one with `python -m lab run split-queues`.")
             return recs[-1]
     matches = [r for r in load_all() if r["run_id"] == ref or r["run_id"].startswith(ref)]
+    if not matches and ref.startswith("doctor-"):  # a saved diagnosis
+        matches = [r for r in load_all(diagnoses_file()) if r["run_id"] == ref or r["run_id"].startswith(ref)]
     if not matches:
         raise LabError(f"no stored run matches {ref!r} in {runs_file()}: `python -m lab show latest` shows the newest.")
     return matches[-1]

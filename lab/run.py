@@ -89,7 +89,8 @@ def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch,
     # A server that is gone is not asked: every client would retry for seconds to learn what is known.
     unread = {"error": f"not read: {lost}", "unread": True} if lost else None
     if topo.scenario.broker == "redis":
-        broker = dict(unread) if unread else _unreachable(lambda: observe.probe_redis_broker(topo.broker_client(), queues))
+        broker = dict(unread) if unread else _unreachable(lambda: observe.probe_redis_broker(topo.broker_client(), queues,
+                                                                                  observe.RedisNaming.for_conf(app.conf)))
     else:
         broker = _unreachable(lambda: observe.probe_rabbitmq_broker(app, queues))
     if unread and topo.scenario.broker == "redis":

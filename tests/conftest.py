@@ -72,13 +72,16 @@ def has_traceback(text: str) -> bool:
     return PYTHON_TRACEBACK in text
 
 
-def wait_for(predicate, bound: float, what: str, poll: float = 0.02):
-    """Poll ``predicate`` until it returns something truthy, and return that; fail naming ``what`` after ``bound`` s."""
+def wait_for(predicate, bound: float, what, poll: float = 0.02):
+    """Poll ``predicate`` until it returns something truthy, and return that; fail naming ``what`` after ``bound`` s.
+
+    ``what`` may be a callable: it is asked at the timeout, so the failure says what was last seen."""
     deadline = time.monotonic() + bound
     while True:
         got = predicate()
         if got:
             return got
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not seen within {bound:g} s")
+            raise AssertionError(f"{what() if callable(what) else what} (not as expected within {bound:g} s)"
+                                 if callable(what) else f"{what} not seen within {bound:g} s")
         time.sleep(poll)

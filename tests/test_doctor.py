@@ -21,8 +21,10 @@ import pytest
 
 from conftest import has_traceback
 
-from lab.doctor import (_header_ids_from_keys, decode_message, exit_code, unlock_callback_id, unlock_header_ids,
-                        _unregistered_name)
+from lab.judge.live import exit_code
+from lab.observe.backend import header_ids_from_keys as _header_ids_from_keys
+from lab.observe.broker import decode_message, unlock_callback_id, unlock_header_ids
+from lab.observe.live import _unregistered_name
 from lab.livesystem import keep_up
 from lab.processes import ProcessOwner
 from lab.redis_server import start_redis

@@ -24,33 +24,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CAUSES = {
-    "callback-queue-unconsumed": "the callback message waits in a queue that no worker consumes",
-    "callback-unregistered": "a worker without the callback task received its message and discarded it",
-    "chord-size-key-missing": "the chord size key was gone when the parts returned, so no part return could complete the chord",
-    "part-return-missing": "a header part ended without recording its return, so the count never completes",
-    "header-queue-unconsumed": "a header part waits in a queue that no worker consumes",
-    "header-part-unregistered": "a worker without the header task received a part and discarded it",
-    "header-part-lost": "a header part started but never ended, and its message is nowhere",
-    "header-part-missing": "a header part never ran, and its message is in no queue",
-    "chord-unlock-unconsumed": "the celery.chord_unlock task waits in a queue that no worker consumes",
-    "chord-unlock-retrying": "celery.chord_unlock retries forever because the header never reports ready",
-    "chord-counter-mismatch": "the chord counter holds a different number of parts than the chord size",
-    # causes of failed verdicts
-    "callback-raised": "the callback ran and raised",
-    "callback-publish-error": "publishing the callback raised (for example a signature that rejects the chord's arguments), so the chord is marked failed",
-    "header-part-failed": "a header part raised, so the chord's callback is marked failed with ChordError",
-    "join-error": "joining the header's results failed or timed out",
-    "join-hang": "the worker that returned the last part blocks in the chord's join, waiting without a timeout for a nested header result that never comes",
-    "result-ignored": "the callback ran, but ignore_result kept its result from being stored, so its state reads PENDING forever",
-    "part-return-error": "a result backend error (OOM, a timeout) inside the part returns left a part uncounted, or the chord's dispatch or failure unrecorded",
-    "chord-refused": "the result backend refuses chords (rpc://): applying one raises NotImplementedError",
-    "message-redelivered": "the broker redelivered unacknowledged messages (visibility timeout, or a lost connection), so tasks ran again",
-    "backend-mismatch": "the producer and the workers use different result backends (database, host or key prefix), so the chord's keys or the callback's result are where the other side never looks",
-    # causes of faults the nemesis injects
-    "chord-key-evicted": "Redis evicted the chord size key under maxmemory before the last part returned",
-    "backend-data-lost": "the result backend lost the chord's keys (FLUSHDB, or a restart without persistence) before the last part returned",
-}
+from lab.judge.causes import CAUSES  # noqa: E402,F401 (the meanings: written once, in the catalogue)
 
 FAILURE_STATES = {"FAILURE", "REVOKED"}
 BACKEND_ERRORS = re.compile(r"OutOfMemoryError|TimeoutError|ConnectionError|BusyLoadingError|ReadOnlyError")

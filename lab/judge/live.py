@@ -1,0 +1,644 @@
+"""The judge of a live deployment: a diagnosis from a reading, and nothing else.
+
+    a user's app + a chord id → observe.live (reads) → a reading → **judge.live** → verdict, cause, proof, fix
+
+Pure: every rule here is a function of the reading (``observe.live.read_chord``
+builds it; ``lab doctor --save`` stores it), with no I/O and no clock but the
+reading's own ``t``.  So a diagnosis can be unit-tested on a hand-built reading,
+stored, and judged again by ``lab show``.
+
+The reading is first turned into the lab's observations (a part's meta is its
+"end", a worker's active request its "start"; there is no ledger), and the
+lab's own checker (``lab.judge.judge``) decides.  Then the live rules below
+decide where the checker, built for a run's ledger, cannot: a header part that
+failed; all parts returned but no dispatch; ``.s`` gone while the chord is
+open, and how (evictions, FLUSHDB, a restart, a producer writing elsewhere,
+expiry); chord_unlock retrying on parts that store no result; a dispatched
+callback whose result is ignored; parts lost with a dead consumer; on RabbitMQ,
+a dispatched callback in a queue with messages and no consumer.  A verdict
+decided so says ``rule: doctor``.
+
+Where the evidence is weaker, the rules say less.  A chord with a header part
+that a worker holds (active, reserved or scheduled) or that waits in a
+consumed queue is ``running``, never stuck; a size that counts parts nothing
+names gives ``unknown`` with the ids that would decide it.  An id that nothing
+links is judged by elimination: only when every chord the deployment still
+holds gives the same verdict is that the answer, and the summary says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lab.judge import judge
+from lab.judge.causes import fix_for
+from lab.observe.model import ChordRef, held_requests
+
+CHORD_UNLOCK = "celery.chord_unlock"
+WEAK_WITHOUT_LEDGER = {"header-part-missing"}  # the checker reads "no start in the ledger" as "never ran"; doctor has no ledger
+NEEDS_EVERY_PART = {"chord-counter-mismatch"}  # proven only when every part the size counts is named
+DISPATCH_MARKER_S = 300  # Celery keeps .c = done this long after a dispatch
+
+
+@dataclass
+class Diagnosis:
+    asked: str
+    verdict: str  # stuck, completed, failed, running, unknown, unrecorded (the lab's vocabulary; running = not final yet)
+    cause: str | None
+    summary: str
+    fix: str | None
+    evidence: list[str]
+    missing: list[str]
+    ids: dict[str, Any]
+    rule: str = "judge"  # judge (the lab's checker) or doctor (a live rule over the reading)
+    likely_cause: str | None = None  # for "unknown": the cause the app's config points at, never a verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Diagnosis":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+class Reading:
+    """A pure view over one stored reading (``observe.live.read_chord``'s dict)."""
+
+    def __init__(self, data: dict[str, Any], part: dict[str, Any] | None = None):
+        self.data = data
+        own = part or data  # a candidate chord's own part (ref, keys, backend, metas), shared parts from data
+        self.ref = ChordRef.from_dict(own.get("ref") or {"asked": data.get("asked", "?")})
+        self.keys_of = own.get("keys") or {}
+        self.backend = own.get("backend") or {"kind": data.get("backend_kind"), "metas": {}}
+        self.metas = own.get("metas") or {}
+        self.workers = data.get("workers") or {}
+        self.broker = data.get("broker") or {}
+        self.conf = data.get("config") or {}
+        self.broker_kind = data.get("broker_kind")
+        self.backend_kind = data.get("backend_kind")
+        self.logs = data.get("logs") or {}
+        self.t = float(data.get("t") or data.get("started_at") or 0.0)
+        self.held = held_requests(self.workers)
+
+    def meta(self, tid: str | None) -> dict[str, Any] | None:
+        return self.metas.get(tid) if tid else None
+
+    @property
+    def keys(self) -> dict[str, Any]:
+        return self.keys_of if self.ref.group_id else {}
+
+    def route(self, task: str | None) -> str | None:
+        return (self.conf.get("routes") or {}).get(task) if task else None
+
+    def ignores(self, task: str | None) -> bool:
+        return bool(task) and task in (self.conf.get("ignoring_tasks") or [])
+
+    def chord_expires(self) -> tuple[float | None, str]:
+        exp, which = (self.conf.get("chord_expires") or [None, "result_chord_expires"])
+        return exp, which
+
+    @property
+    def found(self) -> list[dict[str, Any]]:
+        return self.broker.get("found") or []
+
+    def ids(self) -> dict[str, Any]:
+        ref = self.ref
+        return {"group_id": ref.group_id, "callback_id": ref.callback_id, "callback_task": ref.callback_task,
+                "header_ids": ref.header_ids, "header_task": ref.header_task, "size": ref.size, "asked_is": ref.asked_is,
+                "how": ref.how}
+
+
+def epoch(date_done: Any) -> float | None:
+    from datetime import datetime
+
+    if not date_done:
+        return None
+    try:
+        return datetime.fromisoformat(str(date_done).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def short(name: str | None) -> str:
+    return (name or "?").rsplit(".", 1)[-1]
+
+
+def consumers_line(workers: dict[str, Any]) -> str:
+    cons = workers.get("consumers") or {}
+    if not cons:
+        return "no worker answered"
+    return "; ".join(f"{w} consumes {', '.join(qs) or 'nothing'}" for w, qs in sorted(cons.items()))
+
+
+# -- the reading as the lab's observations ------------------------------------------------------------
+
+
+def observations(r: Reading) -> dict[str, Any]:
+    """The reading as the lab's observations dict, with a ledger rebuilt from live state, so judge.judge can decide."""
+    ref = r.ref
+    cid = ref.callback_id or f"(the callback of group {ref.group_id})"
+    chord = {"index": 0, "chord_id": cid, "group_id": ref.group_id, "header_ids": list(ref.header_ids),
+             "header_task": ref.header_task, "callback_task": ref.callback_task,
+             "callback_queue": r.route(ref.callback_task), "expected": None}
+    events: list[dict[str, Any]] = []
+    keys = (r.backend.get("chord_keys") or {}).get(cid) or {}
+    returned = {m[1]: m[2] for m in (r.keys.get(".j") or {}).get("members") or [] if isinstance(m, list) and len(m) >= 3}
+    for tid in ref.header_ids:  # a part's stored state (meta, or its .j member) is its "end"
+        meta = r.meta(tid) or {}
+        state = meta.get("status") or returned.get(tid)
+        if state in ("SUCCESS", "FAILURE", "REVOKED", "IGNORED", "REJECTED"):
+            events.append({"event": "end", "task_id": tid, "state": state, "t": epoch(meta.get("date_done")),
+                           "worker": meta.get("worker"), "source": "backend"})
+        elif state == "STARTED":
+            events.append({"event": "start", "task_id": tid, "t": None,
+                           "worker": (meta.get("result") or {}).get("hostname") if isinstance(meta.get("result"), dict) else None,
+                           "source": "backend"})
+    for h in r.held:
+        if h["how"] == "active" and h["task_id"] in {*ref.header_ids, ref.callback_id}:
+            events.append({"event": "start", "task_id": h["task_id"], "t": h.get("time_start"), "worker": h["worker"],
+                           "args": h.get("args"), "source": "workers"})
+    unacked = [{"task_id": m.get("task_id"), "name": m.get("name")} for m in r.broker.get("unacked") or []]
+    for h in r.held:
+        if h["how"] in ("reserved", "scheduled"):
+            unacked.append({"task_id": h["task_id"], "name": h["name"]})
+            if h["task_id"] == ref.callback_id:
+                events.append({"event": "publish", "task_id": h["task_id"], "queue": h.get("routing_key"),
+                               "by": "?", "t": None, "source": "workers"})
+    cmeta = r.meta(ref.callback_id) or {}
+    res = cmeta.get("result")
+    t = epoch(cmeta.get("date_done"))
+    if ref.callback_id and cmeta.get("status") == "SUCCESS":
+        events += [{"event": "start", "task_id": ref.callback_id, "t": t, "worker": cmeta.get("worker"), "args": None, "source": "backend"},
+                   {"event": "end", "task_id": ref.callback_id, "t": t, "state": "SUCCESS", "worker": cmeta.get("worker"), "source": "backend"}]
+    if (ref.callback_id and cmeta.get("status") == "FAILURE" and isinstance(res, dict)
+            and res.get("exc_type") not in ("NotRegistered", "ChordError")):
+        # any other error was raised by the callback's own code: it ran (ChordError and NotRegistered are
+        # written for a callback that never ran)
+        events += [{"event": "start", "task_id": ref.callback_id, "t": t, "worker": cmeta.get("worker"), "args": None, "source": "backend"},
+                   {"event": "end", "task_id": ref.callback_id, "t": t, "state": "FAILURE", "worker": cmeta.get("worker"),
+                    "result": f"{res.get('exc_type')}: {res.get('exc_message')}", "source": "backend"}]
+    if isinstance(res, dict) and res.get("exc_type") == "NotRegistered":  # a worker received it without the task
+        events.append({"event": "unregistered", "task_id": ref.callback_id, "worker": cmeta.get("worker"), "t": t,
+                       "source": "backend"})
+    if ((keys.get(".c") or {}).get("value") == "done" and ref.callback_id
+            and not any(e["event"] in ("publish", "start") and e["task_id"] == ref.callback_id for e in events)):
+        events.append({"event": "publish", "task_id": ref.callback_id, "queue": chord["callback_queue"],
+                       "by": "the worker that returned the last part (.c = done)", "t": None, "source": "backend"})
+    queues = {name: {"length": q.get("length", 0), "messages": [{"task_id": m.get("task_id"), "name": m.get("name")}
+                                                               for m in q.get("messages") or []],
+                     **({"consumers": q["consumers"]} if "consumers" in q else {})}
+              for name, q in (r.broker.get("queues") or {}).items()}
+    probe = {"t": r.t, "quiesced": True, "broker": {"queues": queues, "unacked": unacked},
+             "workers": {"consumers": r.workers.get("consumers") or {}, "registered": r.workers.get("registered") or {},
+                         **({"error": r.workers["error"]} if r.workers.get("error") else {})},
+             "backend": r.backend, "logs": r.logs}
+    return {"run_id": None, "scenario": {"config": {}}, "started_at": r.data.get("started_at", r.t), "chords": [chord],
+            "size_ttls": [], "ledger": events, "probe": probe}
+
+
+# -- the diagnosis -----------------------------------------------------------------------------------
+
+
+def diagnose(data: dict[str, Any]) -> Diagnosis:
+    """The verdict, cause, proof and fix for the chord a reading is about: a function of the reading alone."""
+    r = Reading(data)
+    ident = r.ref.asked
+    if r.backend_kind == "rpc":  # no chord can exist here: Celery refuses them on apply
+        return Diagnosis(ident, "failed", "chord-refused",
+                         "this app's result backend is rpc://, which refuses chords: applying one raises NotImplementedError",
+                         fix_for("chord-refused", r), [f"config: result_backend = {r.conf.get('result_backend')!r}"], [],
+                         {"asked_is": "unknown"}, rule="doctor")
+    if r.ref.group_id is None and r.ref.callback_id is None:
+        if data.get("candidates"):
+            return _by_elimination(r, [diagnose_linked(Reading(data, c)) for c in data["candidates"]])
+        return _untraceable(r)
+    return diagnose_linked(r)
+
+
+def diagnose_linked(r: Reading) -> Diagnosis:
+    """A chord whose group or callback is known."""
+    ref = r.ref
+    v = judge(observations(r))[0]
+    verdict = v.verdict if v.final else ("running" if v.verdict == "unknown" else v.verdict)
+    d = Diagnosis(ref.asked, verdict, v.cause, v.summary, None, [], [], r.ids())
+    own = live_rules(r, d)
+    if own is not None:
+        d = own
+    elif d.cause == "chord-size-key-missing" and r.backend_kind == "redis" and ref.group_id:
+        cause, why = why_size_key_gone(r)  # the checker sees .s missing; INFO and the TTLs tell how it went
+        d.summary = f"{d.summary}: {why}"
+        if cause == "chord-error":  # failed, not stuck: its callback holds the ChordError
+            d.verdict, d.cause, d.rule = "failed", None, "doctor"
+            d.missing.append("the callback's id, for the ChordError it holds: it names no group; ask with --chord <callback id>")
+        elif cause != d.cause:
+            d.cause, d.rule = cause, "doctor"
+    weaker = in_flight_or_unnamed(r, d)
+    if weaker is not None:
+        d = weaker
+    d.evidence = evidence(r, d)
+    if d.verdict == "unknown" and not d.missing:
+        d.missing = missing(r)
+    queue = waiting_queue(r) or r.route(ref.callback_task)
+    if d.cause == "header-queue-unconsumed":
+        queue = next((q for q, info in (r.broker.get("queues") or {}).items()
+                      if any(m.get("task_id") in ref.header_ids for m in info.get("messages") or [])), queue)
+    if d.cause == "callback-queue-unconsumed" and r.broker.get("counts_only"):
+        queue = queue or next((q for q, _n in unconsumed_backlog(r)), None)
+    d.fix = d.fix or fix_for(d.cause, r, queue)
+    if d.verdict == "completed":
+        cmeta = r.meta(ref.callback_id) or {}
+        d.summary = (f"the callback ran and stored SUCCESS at {cmeta.get('date_done')}"
+                     + (f" on {cmeta['worker']}" if cmeta.get("worker") else ""))
+    if d.verdict == "unknown":
+        leads(r, d)
+        if ref.candidates:
+            d.missing.append(f"the callback's id: FAILURE metas naming no group were stored just after the last part: "
+                             f"{', '.join(ref.candidates[:5])}; ask with --chord <one of them>")
+        exp, which = r.chord_expires()
+        if r.backend_kind == "redis" and exp and exp < 300 and not d.likely_cause:
+            d.likely_cause = "chord-size-key-missing"
+            d.missing.append(f"likely cause: chord-size-key-missing ({which} = {exp:g} s: chord keys and results vanish "
+                             "that fast, and with them the evidence)")
+    if d.verdict == "stuck" and d.cause == "callback-queue-unconsumed" and not r.broker.get("counts_only"):
+        n = len(r.workers.get("consumers") or {})
+        d.summary = (f"callback {short(ref.callback_task)} is in queue {queue!r}, which none of {n} worker(s) consumes "
+                     f"(they consume: {', '.join(sorted({q for qs in r.workers['consumers'].values() for q in qs})) or 'nothing'})")
+    return d
+
+
+def in_flight(r: Reading) -> list[str]:
+    """Header parts still on their way: held by a worker (any way), queued where a worker consumes, or fetched."""
+    ref = r.ref
+    consumed = {q for qs in (r.workers.get("consumers") or {}).values() for q in qs}
+    out = [f"{h['worker']} holds part {h['task_id']} ({h['how']})" for h in r.held if h.get("task_id") in ref.header_ids]
+    for name, q in (r.broker.get("queues") or {}).items():
+        for m in q.get("messages") or []:
+            if m.get("task_id") in ref.header_ids and (name in consumed or q.get("consumers")):
+                out.append(f"part {m['task_id']} waits in queue {name!r}, which a worker consumes")
+    return out
+
+
+def unnamed_parts(r: Reading) -> int:
+    """Parts the chord size counts that no id read names."""
+    return max(0, (r.ref.size or 0) - len(r.ref.header_ids))
+
+
+def in_flight_or_unnamed(r: Reading, d: Diagnosis) -> Diagnosis | None:
+    """Say less where the evidence is weaker: a part in flight is never stuck; unnamed parts decide nothing."""
+    if d.verdict not in ("stuck", "running", "unknown") or d.cause in ("header-queue-unconsumed", "header-part-unregistered"):
+        return None
+    ref = r.ref
+    moving = in_flight(r)
+    if moving:
+        return Diagnosis(d.asked, "running", None,
+                         f"{len(moving)} header part(s) still in flight ({'; '.join(moving[:3])}): the chord is not stuck "
+                         "while its header runs", None, [], [], d.ids, rule="doctor")
+    unnamed = unnamed_parts(r)
+    if not unnamed or (d.verdict == "stuck" and d.cause not in NEEDS_EVERY_PART and d.rule != "judge"):
+        return None
+    others = [h for h in r.held if h.get("task_id") not in {*ref.header_ids, ref.callback_id}
+              and (ref.header_task is None or h.get("name") == ref.header_task)]
+    if others:
+        return Diagnosis(d.asked, "running", None,
+                         f"{unnamed} of {ref.size} header part(s) are named by no id read, and workers hold "
+                         f"{len(others)} request(s) of {short(ref.header_task) if ref.header_task else 'tasks'} that may be "
+                         f"them ({'; '.join(h['worker'] + ' ' + h['how'] for h in others[:3])}): not stuck while they run",
+                         None, [], [], d.ids, rule="doctor")
+    if (d.verdict == "stuck" and d.cause in NEEDS_EVERY_PART) or (d.verdict == "running" and d.rule == "judge"):
+        return Diagnosis(d.asked, "unknown", None,
+                         f"the chord size counts {ref.size} part(s) and only {len(ref.header_ids)} are named "
+                         f"({len([t for t in ref.header_ids if r.meta(t)])} stored a result); nothing queued or held "
+                         "names the rest, so whether they ran, failed to report or were lost cannot be told",
+                         None, [], [f"the ids of the {unnamed} other header part(s) (the producer's "
+                                    "`AsyncResult(id).parent.results`), or a worker log with --log"], d.ids, rule="doctor")
+    return None
+
+
+def _by_elimination(r: Reading, each: list[Diagnosis]) -> Diagnosis:
+    """An id nothing links: decided only if every chord the deployment still holds gives the same answer."""
+    ident = r.ref.asked
+    groups = [c.ids.get("group_id") for c in each]
+    answers = {(c.verdict, c.cause) for c in each}
+    head = (f"nothing in this deployment names {ident}; the backend still holds {len(each)} chord(s) that are not done "
+            f"(group {', '.join(g for g in groups if g)})")
+    ids = {"asked_is": "callback (by elimination)", "callback_id": ident, "group_id": groups[0] if len(groups) == 1 else None,
+           "candidate_groups": groups, "how": [h for c in each for h in c.ids.get("how") or []]}
+    if len(answers) == 1 and each[0].verdict not in ("unknown", "completed"):
+        first = each[0]
+        summary = (f"{head}, and every one is {first.verdict}" + (f" · {first.cause}" if first.cause else "")
+                   + f": if {ident} is the callback of a chord here, {first.summary}")
+        ev = [f"elimination: {ident} has no meta, is in no readable queue and is held by no worker"] + first.evidence
+        if r.broker.get("counts_only"):
+            ev.append("broker: RabbitMQ queues are counted by passive declare; the waiting message itself was not read")
+        return Diagnosis(ident, first.verdict, first.cause, summary, first.fix, ev, list(first.missing), ids,
+                         rule="doctor", likely_cause=first.likely_cause)
+    ev = [f"candidate group {c.ids.get('group_id')}: {c.verdict}" + (f" · {c.cause}" if c.cause else "") for c in each]
+    return Diagnosis(ident, "unknown", None, f"{head}, and they differ, so which is {ident}'s cannot be told", None, ev,
+                     [f"the chord's group id: ask with --group {' or --group '.join(g for g in groups if g)}"], ids,
+                     rule="doctor")
+
+
+def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:
+    """Verdicts the live state proves where the lab's checker, built for a run's ledger, cannot decide."""
+    if d.verdict in ("completed", "failed") or (d.verdict == "stuck" and d.cause not in WEAK_WITHOUT_LEDGER):
+        return None
+    ref = r.ref
+    keys = r.keys
+    cmeta = r.meta(ref.callback_id)
+    held_ids = {h.get("task_id") for h in r.held}
+    queued_ids = {m.get("task_id") for m in r.found if str(m.get("where", "")).startswith("queue")}
+    unacked_ids = {m.get("task_id") for m in r.broker.get("unacked") or []}
+    returned = {m[1] for m in (keys.get(".j") or {}).get("members") or [] if isinstance(m, list) and len(m) > 1}
+    dispatched = (keys.get(".c") or {}).get("value") == "done"
+
+    def decided(cause: str | None, summary: str, verdict: str = "stuck", missing: list[str] | None = None) -> Diagnosis:
+        return Diagnosis(d.asked, verdict, cause, summary, None, [], missing or [], d.ids, rule="doctor")
+
+    def unlocks() -> list[dict[str, Any]]:
+        return [m for m in [*r.held, *r.found] if m.get("name") == CHORD_UNLOCK and (m.get("args") or [None])[0] == ref.group_id]
+
+    # 1. backends without native join: chord_unlock polls a header that stores no result
+    if r.backend_kind not in ("redis", "rpc", "none") and ref.group_id:
+        unlock = unlocks()
+        retries = max([m.get("retries") or 0 for m in unlock] + [0])
+        nowhere = [t for t in ref.header_ids if not r.meta(t) and t not in held_ids and t not in queued_ids]
+        ignoring_tasks = r.conf.get("ignoring_tasks") or []
+        ignoring = r.conf.get("task_ignore_result") or (ref.header_task in ignoring_tasks if ref.header_task else bool(ignoring_tasks))
+        if unlock and nowhere and (retries >= 2 or ignoring):
+            why = ("task_ignore_result=True" if r.conf.get("task_ignore_result")
+                   else f"header task {ref.header_task!r} has ignore_result=True" if ref.header_task in ignoring_tasks
+                   else f"this app's tasks that store no result: {', '.join(ignoring_tasks)}" if ignoring_tasks
+                   else f"chord_unlock has retried {retries} time(s)")
+            return decided("chord-unlock-retrying",
+                           f"celery.chord_unlock retries forever: {len(nowhere)} of {len(ref.header_ids)} header part(s) "
+                           f"stored no result, and none is queued or held by a worker ({why})")
+    # 1b. no chord_unlock left, and the database backend does not keep the callback's id
+    if r.backend_kind not in ("redis", "rpc", "none") and ref.group_id and ref.callback_id is None:
+        unlock = unlocks()
+        if not unlock and not ref.header_ids:
+            return decided(None, f"nothing stored or queued names group {ref.group_id}: the database backend deletes a chord's "
+                                 "group once chord_unlock has run its callback", "unknown",
+                           ["the callback's id: ask with --chord <callback id>"])
+        if not unlock and ref.header_ids and all(r.meta(t) for t in ref.header_ids):
+            return decided(None, f"all {len(ref.header_ids)} header parts stored results and no celery.chord_unlock for this "
+                                 "group is queued or held: it has run the callback (or was lost)", "unknown",
+                           ["the callback's id: the database backend keeps no link from a group to its callback; "
+                            "ask with --chord <callback id>"])
+    # 2a. dispatched, and the callback's result is never stored
+    ignores = bool(r.conf.get("task_ignore_result")) or r.ignores(ref.callback_task)
+    if dispatched and not cmeta and ignores and not ({ref.callback_id} & (held_ids | queued_ids | unacked_ids) - {None}):
+        why = "task_ignore_result=True" if r.conf.get("task_ignore_result") else f"{ref.callback_task} has ignore_result=True"
+        return decided("result-ignored", f"the callback was dispatched (.c = done) and is in no queue and held by no worker, "
+                                         f"but {why}: its result is never stored, so its state reads PENDING forever", "unrecorded")
+    # 2b. RabbitMQ: a dispatched callback, counted and not read, in a queue nobody consumes
+    if r.broker_kind == "rabbitmq" and dispatched and not cmeta:
+        proven = rabbitmq_unconsumed(r)
+        if proven:
+            return decided("callback-queue-unconsumed", proven)
+    # 2. dispatched, but the callback's id cannot be linked
+    if ref.callback_id is None and dispatched:
+        ttl = (keys[".c"].get("pttl_ms") or 0) / 1000
+        return decided(None, f"the header completed and a worker dispatched the callback (.c = done, for {ttl:.0f} s more), "
+                             "but nothing links this group to the callback's id", "unknown",
+                       ["the callback's id: a callback meta written by the chord machinery (ChordError) or by a worker "
+                        "that lacked the task (NotRegistered) names no group; ask with --chord <callback id>"])
+    # 3. a header part failed: Celery drops .s after the ChordError
+    failed_parts = [m for m in (keys.get(".j") or {}).get("members") or []
+                    if isinstance(m, list) and len(m) >= 4 and m[2] in ("FAILURE", "REVOKED")]
+    if failed_parts and ".s" not in keys:
+        tid, err = failed_parts[0][1], failed_parts[0][3]
+        err_s = f"{err.get('exc_type')}: {err.get('exc_message')}" if isinstance(err, dict) else str(err)
+        return decided("header-part-failed", f"header part {tid} raised ({err_s}), so Celery marked the chord's callback "
+                                             "FAILURE with ChordError and dropped its size key", "failed")
+    # 4. every part returned, yet no dispatch: the count could not complete
+    done_at = [epoch((r.meta(t) or {}).get("date_done")) for t in ref.header_ids]
+    if (r.backend_kind == "redis" and ref.header_ids and not keys and not cmeta and all(done_at)
+            and not (held_ids | queued_ids) & {*ref.header_ids, ref.callback_id}
+            and r.t - max(done_at) < DISPATCH_MARKER_S - 10):
+        exp, which = r.chord_expires()
+        return decided("chord-size-key-missing",
+                       f"all {len(ref.header_ids)} header parts returned, the last {r.t - max(done_at):.0f} s ago, "
+                       "but the chord was never dispatched (no .c marker, which lives 300 s after a dispatch) and its keys are gone"
+                       + (f": they live {exp:g} s ({which})" if exp else ""))
+    # 5. the size key is gone while the chord is open: which way it went
+    if keys and ".s" not in keys and (".j" in keys or ".d" in keys) and ".c" not in keys and not cmeta:
+        cause, why = why_size_key_gone(r)
+        return decided(cause, f"the chord size key .s is gone while the chord is open ({len(returned)} part(s) returned): "
+                              f"no part return can complete it; {why}")
+    # 7. header parts that are nowhere: no meta, not returned, not queued, held by no live worker
+    gone = [t for t in ref.header_ids if not r.meta(t) and t not in returned and t not in held_ids
+            and t not in queued_ids and t not in unacked_ids]
+    orphaned = [t for t in unacked_ids if t and t not in held_ids]  # delivered to a consumer that no longer answers
+    untraced = unnamed_parts(r)  # parts the chord size counts that left no trace at all
+    if untraced and orphaned and not cmeta:
+        return decided("header-part-lost",
+                       f"{untraced} of {ref.size} header part(s) left no trace (no result, in no queue, held by no worker), and a "
+                       f"consumer died holding {len(orphaned)} message(s) still in the unacked set: the parts it had started died with it")
+    if gone and not r.ignores(ref.header_task):
+        if orphaned:
+            return decided("header-part-lost",
+                           f"{len(gone)} header part(s) are nowhere (no result, in no queue, held by no worker) and a consumer "
+                           f"died holding {len(orphaned)} message(s) still in the unacked set: the parts it had started died with it")
+        if d.verdict == "stuck":
+            return None  # the checker's header-part-missing stands
+    parked = [t for t in ref.header_ids if t in unacked_ids and t not in held_ids and not r.meta(t)]
+    if parked:
+        vt = r.conf.get("visibility_timeout", 3600)
+        return decided(None, f"{len(parked)} header part(s) sit in the unacked set and no live worker holds them: "
+                             f"Redis redelivers them after visibility_timeout ({vt} s)", "running")
+    return None
+
+
+def rabbitmq_unconsumed(r: Reading) -> str | None:
+    """On RabbitMQ, by elimination: the callback was dispatched, stored nothing, no worker holds it, and the
+    one queue it can be in holds messages and has no consumer.  The message itself is not read."""
+    ref = r.ref
+    if ref.callback_id and ref.callback_id in {h.get("task_id") for h in r.held}:
+        return None
+    if any(h.get("name") == ref.callback_task for h in r.held if ref.callback_task):
+        return None
+    queues = r.broker.get("queues") or {}
+    q = r.route(ref.callback_task)
+    if q is None:
+        backlog = unconsumed_backlog(r)
+        if len(backlog) != 1:
+            return None
+        q = backlog[0][0]
+    info = queues.get(q) or {}
+    parts_done = ref.header_ids and all((r.meta(t) or {}).get("status") == "SUCCESS" for t in ref.header_ids)
+    consumed = {x for qs in (r.workers.get("consumers") or {}).values() for x in qs}
+    if not (info.get("length") and not info.get("consumers") and q not in consumed and (parts_done or not ref.header_ids)):
+        return None
+    which = f"callback {short(ref.callback_task)}" if ref.callback_task else "the callback"
+    return (f"{which} was dispatched (.c = done) and stored no result, no worker holds it, and queue {q!r}"
+            f"{'' if ref.callback_task else ' (the only queue with messages and no consumer)'} holds {info['length']} "
+            f"message(s) with 0 consumers: it waits there (RabbitMQ: counted by passive declare, the message itself was not read)")
+
+
+def why_size_key_gone(r: Reading) -> tuple[str, str]:
+    """Eviction, a flush, a restart, a producer writing elsewhere, or expiry: read from INFO and the keys' TTLs."""
+    keys = r.keys
+    stats = r.backend.get("stats") or {}
+    claim = (keys.get(".c") or {}).get("value")
+    if claim and claim != "done":
+        return "chord-error", (f"a worker claimed the dispatch (.c holds its token for {(keys['.c'].get('pttl_ms') or 0) / 1000:.0f} s "
+                               "more), so the count was complete, and Celery dropped .s after a ChordError")
+    exp, which = r.chord_expires()
+    left = max([((keys.get(k) or {}).get("pttl_ms") or 0) / 1000 for k in (".j", ".d")] + [0])
+    if stats.get("evicted_keys"):
+        return "chord-key-evicted", (f"Redis has evicted {stats['evicted_keys']} key(s) under maxmemory "
+                                     f"(policy {stats.get('maxmemory_policy')})")
+    if stats.get("flushes"):
+        return "backend-data-lost", f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started"
+    uptime = stats.get("uptime_in_seconds")
+    first = min((epoch((r.meta(t) or {}).get("date_done")) or r.t for t in r.ref.header_ids), default=r.t)
+    if uptime is not None and int(uptime) + 2 < r.t - first:
+        return "backend-data-lost", f"this Redis started {uptime} s ago, after the first part returned: what it held was lost"
+    if exp and exp >= 600 and left > exp - 600:
+        return "backend-mismatch", (f".j was last written {exp - left:.0f} s ago and .s would live {exp:g} s ({which}): it cannot "
+                                    "have expired unless the header ran for over " + f"{left:.0f} s; the producer wrote it to another backend")
+    return "chord-size-key-missing", f"it expired: the chord keys live {exp:g} s ({which})" if exp else "it was deleted"
+
+
+def waiting_queue(r: Reading) -> str | None:
+    for name, info in (r.broker.get("queues") or {}).items():
+        if any(m.get("task_id") == r.ref.callback_id for m in info.get("messages") or []):
+            return name
+    return None
+
+
+def evidence(r: Reading, d: Diagnosis) -> list[str]:
+    """What was read that bears on this chord, one line per source."""
+    ref = r.ref
+    ev: list[str] = []
+    for m in r.found:
+        if m.get("task_id") == ref.callback_id:
+            ev.append(f"broker: callback {ref.callback_id} ({short(m.get('name'))}) waits in {m['where']}"
+                      + (f", published by part {m['parent_id']}" if m.get("parent_id") else ""))
+            break
+    waiting_q = waiting_queue(r)
+    if waiting_q:
+        info = r.broker["queues"][waiting_q]
+        cons = [w for w, qs in (r.workers.get("consumers") or {}).items() if waiting_q in qs]
+        ev.append(f"broker: queue {waiting_q!r} holds {info['length']} message(s); consumers: {', '.join(cons) or 'none'}")
+    if r.broker.get("counts_only") and d.cause == "callback-queue-unconsumed":
+        for name, n in unconsumed_backlog(r):
+            ev.append(f"broker (passive declare): queue {name!r} holds {n} message(s) and has 0 consumers")
+    ev.append(f"workers (inspect active_queues): {consumers_line(r.workers)}")
+    if ref.callback_task and (r.conf.get("route_explanations") or {}).get(ref.callback_task):
+        ev.append(f"route: {r.conf['route_explanations'][ref.callback_task]}")
+    for h in r.held:
+        if h.get("task_id") in {ref.callback_id, *ref.header_ids} or (h.get("name") == CHORD_UNLOCK and (h.get("args") or [None])[0] == ref.group_id):
+            ev.append(f"workers: {h['worker']} holds {short(h.get('name'))} {h['task_id']} ({h['how']}"
+                      + (f", eta {h['eta']}" if h.get("eta") else "") + ")")
+    for m in r.found:
+        if m.get("name") == CHORD_UNLOCK:
+            ev.append(f"broker: celery.chord_unlock for group {ref.group_id} in {m['where']} (retries {m.get('retries')})")
+    states: dict[str, int] = {}
+    for tid in ref.header_ids:
+        st = (r.meta(tid) or {}).get("status") or "no meta"
+        states[st] = states.get(st, 0) + 1
+    if ref.header_ids:
+        size = f" of {ref.size}" if ref.size else ""
+        ev.append(f"backend: header parts{size} (group {ref.group_id}): " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+    if r.backend_kind == "redis" and ref.group_id:
+        parts = []
+        for suffix in (".s", ".j", ".t", ".d", ".c"):
+            k = r.keys.get(suffix)
+            if not k:
+                parts.append(f"{suffix} absent")
+                continue
+            val = k.get("value") if k["type"] == "string" else f"{len(k.get('members') or [])} member(s)"
+            ttl = k["pttl_ms"] / 1000 if k.get("pttl_ms", -1) >= 0 else None
+            parts.append(f"{suffix} = {val}" + (f" (TTL {ttl:.0f} s)" if ttl is not None else "")
+                         + (": the callback was dispatched" if suffix == ".c" and val == "done" else ""))
+        ev.append("backend: chord keys " + ", ".join(parts))
+        stats = r.backend.get("stats") or {}
+        if stats.get("evicted_keys"):
+            ev.append(f"backend: evicted_keys = {stats['evicted_keys']} (maxmemory-policy {stats.get('maxmemory_policy')})")
+    exp, which = r.chord_expires()
+    if d.cause == "chord-size-key-missing" and exp:
+        ev.append(f"config: {which} = {exp:g} s")
+    cmeta = r.meta(ref.callback_id)
+    if ref.callback_id:
+        if cmeta:
+            res = cmeta.get("result")
+            err = f" {res.get('exc_type')}: {res.get('exc_message')}" if isinstance(res, dict) and res.get("exc_type") else ""
+            ev.append(f"backend: callback meta {cmeta.get('status')}{err}")
+        else:
+            ev.append(f"backend: no meta for callback {ref.callback_id}, so AsyncResult.state reads PENDING")
+    if d.cause == "callback-unregistered":
+        for w, ts in sorted((r.workers.get("registered") or {}).items()):
+            if ref.callback_task not in ts:
+                ev.append(f"workers (inspect registered): {w} lacks {ref.callback_task!r}")
+    for name, lines in r.logs.items():
+        ev += [f"{name} log: {ln.strip()}" for ln in lines[-2:]]
+    return ev
+
+
+def missing(r: Reading) -> list[str]:
+    ref = r.ref
+    out = []
+    if not ref.header_ids:
+        out.append("the header part ids (give --group with the chord's group id, `AsyncResult(id).parent.id`)")
+    if ref.callback_id is None:
+        out.append("the callback's id: nothing stored or queued names it (a callback that was never published leaves no trace)")
+    if not r.workers.get("answered"):
+        out.append("worker replies: no worker answered ping")
+    if r.broker_kind == "rabbitmq":
+        out.append("message contents: RabbitMQ queues are counted, not read")
+    return out
+
+
+def unconsumed_backlog(r: Reading) -> list[tuple[str, int]]:
+    """Queues holding messages that no worker consumes (by worker replies, or the broker's consumer count)."""
+    consumed = {q for qs in (r.workers.get("consumers") or {}).values() for q in qs}
+    return [(name, q["length"]) for name, q in sorted((r.broker.get("queues") or {}).items())
+            if q.get("length") and name not in consumed and not q.get("consumers")]
+
+
+def leads(r: Reading, d: Diagnosis) -> None:
+    """For "cannot tell": queues nobody consumes are where a dispatched callback most often waits."""
+    backlog = unconsumed_backlog(r)
+    for name, n in backlog:
+        d.evidence.append(f"broker: queue {name!r} holds {n} message(s) and no worker consumes it")
+    if backlog and not d.likely_cause:
+        d.likely_cause = "callback-queue-unconsumed"
+        d.missing.append(f"likely cause: callback-queue-unconsumed (messages wait in {', '.join(repr(q) for q, _ in backlog)}, "
+                         "which no worker consumes)")
+
+
+def _untraceable(r: Reading) -> Diagnosis:
+    """No trace of the id: say what was searched, and point at chords that look at risk."""
+    ident = r.ref.asked
+    meta = r.meta(ident)
+    searched = [f"{ident} has a meta ({meta.get('status')}) that names no group: a task outside any chord, or a part of a "
+                "nested header (a chain inside a group)" if meta else f"no meta for {ident} in the {r.backend_kind} backend",
+                f"no message with id or group {ident} in {len(r.broker.get('queues') or {})} queue(s) or the unacked set"
+                + (" (RabbitMQ: counted, not read)" if r.broker.get("counts_only") else ""),
+                f"no worker holds it ({consumers_line(r.workers)})"]
+    if r.backend_kind == "redis":
+        searched.append(f"no chord keys for a group {ident}, and no chord in the backend is still open or waiting for its callback")
+    d = Diagnosis(ident, "unknown", None, f"nothing in this deployment names {ident}", None, searched,
+                  ["a trace of the chord: a callback that was never published leaves none; give --group with the "
+                   "chord's group id (`AsyncResult(id).parent.id`) or a header task id"], r.ids())
+    leads(r, d)
+    if r.conf.get("task_ignore_result") and not d.likely_cause:
+        d.likely_cause = "result-ignored"
+        d.missing.append("likely cause: result-ignored (task_ignore_result=True: a callback that ran stores no result)")
+    exp, which = r.chord_expires()
+    if r.backend_kind == "redis" and exp and exp < 300 and not d.likely_cause:
+        d.evidence.append(f"config: {which} = {exp:g} s: chord keys and results vanish that fast, and with them the evidence")
+        d.likely_cause = "chord-size-key-missing"
+        d.missing.append(f"likely cause: chord-size-key-missing ({which} = {exp:g} s is shorter than many chords take)")
+    return d
+
+
+def exit_code(verdicts: list[str]) -> int:
+    """doctor's exit code: 1 stuck or failed, 2 cannot tell, 0 otherwise (the lab's contract)."""
+    if any(v in ("stuck", "failed") for v in verdicts):
+        return 1
+    if any(v == "unknown" for v in verdicts):
+        return 2
+    return 0

@@ -1,0 +1,45 @@
+"""The workers reader: who consumes what, and what each worker holds.
+
+    scenario → runtime up → chords sent → **observations** (workers) → verdict → record
+
+One reader for a lab run, the fuzzer and doctor, over Celery's read-only
+broadcasts: ``ping``, ``active_queues``, ``registered``, and (``held=True``)
+``active``, ``reserved`` and ``scheduled``: a header part a worker holds is in
+flight whether or not ``task_track_started`` is on.  Each broadcast returns as
+soon as the expected number of workers has answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.observe.model import HELD_KINDS, held_requests  # noqa: F401 (read here, modelled there)
+
+
+def read_workers(app, expected: int | None, timeout: float = 1.0, *, held: bool = False,
+                 ping: bool = False) -> dict[str, Any]:
+    """Which queues each live worker consumes, what it has registered, and (``held``) what it holds.
+
+    ``ping`` first asks who is there (doctor does not know how many workers to
+    expect); a broker that cannot be reached raises, for the caller to say so."""
+    answered: list[str] | None = None
+    if ping:
+        answered = sorted(app.control.inspect(timeout=timeout, limit=expected).ping() or {})
+        if not answered:
+            return {"answered": [], "consumers": {}, "registered": {}, **({k: {} for k in HELD_KINDS} if held else {})}
+        expected = len(answered)
+    insp = app.control.inspect(timeout=timeout, limit=expected)
+    out: dict[str, Any] = {} if answered is None else {"answered": answered}
+    try:
+        active = insp.active_queues() or {}
+        # nobody answered within the timeout (gone, or reconnecting): asking again now would only wait as long
+        out["consumers"] = {w: sorted(q["name"] for q in qs) for w, qs in active.items()}
+        out["registered"] = {w: sorted(ts) for w, ts in ((insp.registered() or {}) if active else {}).items()}
+        if held:
+            for kind in HELD_KINDS:
+                out[kind] = (getattr(insp, kind)() or {}) if active else {}
+    except Exception as e:  # the broker went away: say so, judge later
+        out.setdefault("consumers", {})
+        out.setdefault("registered", {})
+        out["error"] = f"{type(e).__name__}: {e}"
+    return out
