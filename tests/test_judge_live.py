@@ -77,7 +77,7 @@ def test_a_long_header_with_parts_still_running_is_running_not_stuck():
 def test_running_parts_linked_by_id_are_running_too():
     d = diagnose(long_header(header_ids=["p1", "p2", "p3", "p4"]))
     assert d.verdict == "running", d
-    assert "holds part p3 (active)" in d.summary
+    assert "holds part p3 (active, for 3 s)" in d.summary
 
 
 def test_reserved_parts_are_in_flight():

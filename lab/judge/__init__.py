@@ -448,7 +448,7 @@ class Judge:
         v.evidence += [f"nemesis: {f['what']} {_t(self.obs, f['t'])}" for f in self.faults()][:1]
         v.evidence += (self.log_lines("Chord '") + [f"{ln}" for ln in errors[:1]])[:2]
         v.evidence += ["ledger: no worker published the callback; broker: it is in no queue", no_meta]
-        last_end = max((e["t"] for e in ends.values()), default=None)
+        last_end = max((e["t"] for e in ends.values() if e.get("t") is not None), default=None)
         now = self.probe.get("t")
         if last_end is None or now is None or now - last_end < ERROR_SETTLE_S:
             v.final = False  # a failing dispatch may still store the chord's failure: look again before saying stuck
@@ -746,8 +746,8 @@ class Judge:
     def _header_done_no_callback(self, v: Verdict, c: dict, ends: dict, no_meta: str) -> Verdict:
         parts = c.get("header_ids") or []
         keys = (self.backend.get("chord_keys") or {}).get(c["chord_id"]) or {}
-        last = max((e["t"] for e in ends.values()), default=None)
-        first = min((e["t"] for e in ends.values()), default=None)
+        last = max((e["t"] for e in ends.values() if e.get("t") is not None), default=None)
+        first = min((e["t"] for e in ends.values() if e.get("t") is not None), default=None)
         not_returned = [e for e in ends.values() if e.get("state") not in ("SUCCESS", "FAILURE", "RETRY")]
         if self.backend.get("kind") == "redis":
             size_key = keys.get(".s") or {}

@@ -271,7 +271,9 @@ def in_flight(r: Reading) -> list[str]:
     """Header parts still on their way: held by a worker (any way), queued where a worker consumes, or fetched."""
     ref = r.ref
     consumed = {q for qs in (r.workers.get("consumers") or {}).values() for q in qs}
-    out = [f"{h['worker']} holds part {h['task_id']} ({h['how']})" for h in r.held if h.get("task_id") in ref.header_ids]
+    out = [f"{h['worker']} holds part {h['task_id']} ({h['how']}"
+           + (f", for {r.t - h['time_start']:.0f} s" if isinstance(h.get("time_start"), (int, float)) else "") + ")"
+           for h in r.held if h.get("task_id") in ref.header_ids]
     for name, q in (r.broker.get("queues") or {}).items():
         for m in q.get("messages") or []:
             if m.get("task_id") in ref.header_ids and (name in consumed or q.get("consumers")):
@@ -293,7 +295,10 @@ def in_flight_or_unnamed(r: Reading, d: Diagnosis) -> Diagnosis | None:
     if moving:
         return Diagnosis(d.asked, "running", None,
                          f"{len(moving)} header part(s) still in flight ({'; '.join(moving[:3])}): the chord is not stuck "
-                         "while its header runs", None, [], [], d.ids, rule="doctor")
+                         "while its header runs", None, [],
+                         ["whether an active part is in its own code or blocked (a join that never returns): the live "
+                          "state cannot tell them apart; ask again later, or read the worker's log (--log)"],
+                         d.ids, rule="doctor")
     unnamed = unnamed_parts(r)
     if not unnamed or (d.verdict == "stuck" and d.cause not in NEEDS_EVERY_PART and d.rule != "judge"):
         return None
@@ -333,10 +338,14 @@ def _by_elimination(r: Reading, each: list[Diagnosis]) -> Diagnosis:
             ev.append("broker: RabbitMQ queues are counted by passive declare; the waiting message itself was not read")
         return Diagnosis(ident, first.verdict, first.cause, summary, first.fix, ev, list(first.missing), ids,
                          rule="doctor", likely_cause=first.likely_cause)
-    ev = [f"candidate group {c.ids.get('group_id')}: {c.verdict}" + (f" · {c.cause}" if c.cause else "") for c in each]
+    ev = [f"candidate group {c.ids.get('group_id')}: {c.verdict}" + (f" · {c.cause}" if c.cause else "") + f": {c.summary}"
+          for c in each]
+    ask = f"the chord's group id: ask with --group {' or --group '.join(g for g in groups if g)}"
+    if len(answers) == 1:  # every candidate says unknown (or completed): nothing decides it
+        return Diagnosis(ident, "unknown", None, f"{head}, and none of them can be decided", None, ev,
+                         [ask, *dict.fromkeys(m for c in each for m in c.missing)], ids, rule="doctor")
     return Diagnosis(ident, "unknown", None, f"{head}, and they differ, so which is {ident}'s cannot be told", None, ev,
-                     [f"the chord's group id: ask with --group {' or --group '.join(g for g in groups if g)}"], ids,
-                     rule="doctor")
+                     [ask], ids, rule="doctor")
 
 
 def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:

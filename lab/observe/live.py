@@ -374,6 +374,15 @@ def _complete(dep: Deployment, ref: ChordRef, found: list[dict], held: list[dict
                         for t in ref.header_ids), default=0)
             ref.candidates = sorted(tid for tid, m in scan["orphans"]
                                     if last and 0 <= (backend_reader.epoch(m.get("date_done")) or 0) - last <= 5.0)
+            if len(ref.candidates) == 1 and len(ref.header_ids) >= (ref.size or 1):
+                # a callback failed by the chord machinery or by a worker without the task names no group: the one
+                # such meta stored within 5 s of the last part is this chord's
+                ref.callback_id = ref.candidates[0]
+                meta = dict(scan["orphans"])[ref.callback_id]
+                dep.metas.setdefault(ref.callback_id, meta)
+                ref.callback_task = ref.callback_task or meta.get("name") or _unregistered_name(meta)
+                ref.how.append(f"the callback {ref.callback_id} is the only FAILURE meta naming no group stored within 5 s "
+                               f"of the last part of group {gid}")
     if ref.header_task is None:
         for tid in ref.header_ids:
             h = next((h for h in held if h.get("task_id") == tid), None)
