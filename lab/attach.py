@@ -124,7 +124,7 @@ def attach_cmd(scenario: str, spec_path: Path, seed: int | None, as_json: bool) 
     """Send SCENARIO's chords into a topology that is already running, and judge them."""
     import sys
 
-    from lab.cli import EXIT, ConsoleReporter, json_line, out, print_proof, verdict_table
+    from lab.views import EXIT, ConsoleReporter, json_line, out, print_proof, verdict_table
 
     s = load(scenario)
     try:

@@ -32,83 +32,8 @@ from lab.errors import LabError
 from lab.judge import CAUSES, judge, summarize
 from lab.scenario import load, load_file, scenario_paths
 
-EXIT = {"matched": 0, "mismatched": 1, "unknown": 2}
-EXIT_BAD_INPUT = 254
-EXIT_CRASH = 255
-VERDICT_STYLE = {"completed": "green", "stuck": "bold red", "failed": "red", "duplicated": "magenta",
-                 "early": "magenta", "unrecorded": "yellow", "unknown": "bold yellow"}
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-class ConsoleReporter:
-    """The run's progress for a person (the interface of lab.run.Reporter)."""
-
-    def __init__(self, console: Console):
-        self.console = console
-        self.status = None
-        self.t0 = time.time()
-
-    def step(self, msg: str) -> None:
-        self.console.print(f"[dim]{time.time() - self.t0:5.2f}s[/dim] {msg}")
-
-    def progress(self, total: int, started: int, ended: int) -> None:
-        text = f"header parts: {ended}/{total} ended, {started - ended} running"
-        if self.status is None:
-            self.status = self.console.status(text)
-            self.status.start()
-        else:
-            self.status.update(text)
-
-    def done(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
-
-
-def verdict_table(verdicts: list[dict[str, Any]]) -> Table:
-    t = Table(show_edge=False, header_style="bold")
-    t.add_column("#", justify="right")
-    t.add_column("chord (callback id)")
-    t.add_column("verdict")
-    t.add_column("cause")
-    t.add_column("what happened", overflow="fold")
-    for v in verdicts:
-        t.add_row(str(v["index"]), v["chord_id"][:8] + "…", Text(v["verdict"], style=VERDICT_STYLE.get(v["verdict"], "")),
-                  v.get("cause") or "", v.get("summary") or "")
-    return t
-
-
-def print_proof(console: Console, verdicts: list[dict[str, Any]]) -> None:
-    shown: set[tuple] = set()
-    for v in verdicts:
-        if v["verdict"] in ("completed",):
-            continue
-        key = (v["verdict"], v.get("cause"))
-        if key in shown:
-            continue
-        shown.add(key)
-        title = f"{v['verdict']}" + (f" · {v['cause']}" if v.get("cause") else "")
-        console.print(f"\n[{VERDICT_STYLE.get(v['verdict'], 'bold')}]{title}[/]  chord {v['chord_id']}")
-        console.print(f"  {v.get('summary') or ''}")
-        if v.get("cause") in CAUSES:
-            console.print(f"  [dim]mechanism: {CAUSES[v['cause']]}[/dim]")
-        for line in v.get("evidence") or []:
-            console.print(f"   [dim]•[/dim] {line}", soft_wrap=True)
-    n_more = sum(1 for v in verdicts if v["verdict"] != "completed") - len(shown)
-    if n_more > 0:
-        console.print(f"\n  [dim](+{n_more} more chord(s) with the same verdict and cause)[/dim]")
-
-
-def json_line(record: dict[str, Any], outcome: dict[str, Any]) -> str:
-    return json.dumps({
-        "scenario": record["scenario"], "expected": record["expected"], "reproduced": outcome["reproduced"],
-        "outcomes": outcome["outcomes"], "causes": outcome["causes"], "proof": outcome["proof"],
-        "status": outcome["status"], "elapsed_s": record["elapsed_s"], "versions": record["versions"],
-        "seed": record["seed"], "run_id": record["run_id"], "git": record.get("git"), "replay": record["replay"],
-        "timings": record.get("timings"),
-    }, default=repr)
+from lab.views import (EXIT, EXIT_BAD_INPUT, EXIT_CRASH, VERDICT_STYLE, ConsoleReporter, err,  # noqa: F401 (the face)
+                       json_line, out, print_proof, verdict_table)
 
 
 # Commands that live in their own modules, imported only when used (hypothesis and

@@ -742,7 +742,7 @@ def clean(client, *, everything: bool = False) -> dict[str, dict[str, list[str]]
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 def clean_cmd(everything: bool, dry_run: bool) -> None:
     """Remove containers and networks that docker-runtime runs left behind (a crashed or killed lab)."""
-    from lab.cli import out
+    from lab.views import out
 
     client = engine()
     if dry_run:
@@ -871,12 +871,15 @@ def _target_name(topo: DockerTopology, target: str) -> str:
 # -- one run ----------------------------------------------------------------------------
 
 
-def run_scenario_in_docker(scenario: Scenario, *, seed: int | None = None, reporter=None,
+def run_scenario_in_docker(scenario: Scenario, *, exercise, seed: int | None = None, reporter=None,
                            scenario_ref: str | None = None):
-    """``lab.run.run_scenario`` with the topology in containers; every container and network is gone on return."""
+    """``lab.run.run_scenario`` with the topology in containers; every container and network is gone on return.
+
+    ``exercise`` (send, observe, judge, record) is the run's own, passed in: the runtime brings the topology
+    up and down and knows nothing of the run above it."""
     import random
 
-    from lab.run import Reporter, exercise
+    from lab.views import Reporter
 
     rep = reporter or Reporter()
     check_supported(scenario)

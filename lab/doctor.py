@@ -32,11 +32,9 @@ from lab.audit import WorkerDecl, audit, load_app
 from lab.judge.causes import STATIC_CAUSES
 from lab.judge.live import Diagnosis, consumers_line, diagnose, exit_code, short
 from lab.observe.live import Deployment, DeploymentError, read_chord, read_overview
+from lab.views import VERDICT_STYLE
 
 DoctorError = DeploymentError  # the name users' scripts and the CLI know
-EXIT = {"ok": 0, "bad": 1, "unknown": 2}
-VERDICT_STYLE = {"completed": "green", "stuck": "bold red", "failed": "red", "running": "cyan", "unknown": "bold yellow",
-                 "unrecorded": "yellow"}
 
 
 def overview(dep: Deployment, workers: dict[str, Any], names: set[str], max_chords: int = 10) -> dict[str, Any]:

@@ -45,12 +45,12 @@ from lab.judge import judge, summarize
 from lab.processes import Node, ProcessOwner, install_signal_handlers
 from lab.redis_server import find_redis_server
 from lab.scenario import DOCKER_FAULT_KINDS, load, scenario_paths
+from lab.views import EXIT  # the exit codes, defined once
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 300.0  # per run of a cell: far above any scenario's own bounds (boot 30 s, quiesce, settle)
 STOP_GRACE_S = 10.0  # a cell told to stop (SIGTERM) tears its run down within this
 POLL_S = 0.05
-EXIT = {"matched": 0, "mismatched": 1, "unknown": 2}
 
 out = Console(highlight=False)
 

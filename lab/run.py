@@ -32,6 +32,7 @@ from lab.errors import LabSetupError
 from lab.scenario import DOCKER_FAULT_KINDS, Scenario
 from lab.send import chord_size_ttls, send_chords
 from lab.topology import Topology, bring_up, redis_lost
+from lab.views import Reporter
 
 POLL_S = 0.05
 _unreleased: list = []  # producer apps of runs interrupted before they let go (released in run_scenario's finally)
@@ -43,14 +44,6 @@ class RunResult:
     verdicts: list[Verdict]
     outcome: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
-
-
-class Reporter:
-    """What a run says while it runs; the CLI gives a richer one."""
-
-    def step(self, msg: str) -> None: ...
-
-    def progress(self, total: int, started: int, ended: int) -> None: ...
 
 
 def _quiesce_bound(s: Scenario) -> float:
@@ -121,7 +114,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Repor
     if runtime == "docker":
         from lab.docker_runtime import run_scenario_in_docker
 
-        return run_scenario_in_docker(scenario, seed=seed, reporter=reporter, scenario_ref=scenario_ref)
+        return run_scenario_in_docker(scenario, exercise=exercise, seed=seed, reporter=reporter, scenario_ref=scenario_ref)
     docker_only = sorted({f.kind for f in scenario.faults if f.kind in DOCKER_FAULT_KINDS})
     if docker_only:
         raise LabSetupError(f"scenario {scenario.name!r} has the fault(s) {', '.join(docker_only)}, which only a "

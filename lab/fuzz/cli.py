@@ -28,8 +28,6 @@ from lab.errors import LabError
 from lab.processes import install_signal_handlers
 
 out = Console(highlight=False)
-VERDICT_STYLE = {"completed": "green", "stuck": "bold red", "failed": "red", "duplicated": "magenta",
-                 "early": "magenta", "unrecorded": "yellow", "unknown": "bold yellow"}
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -233,7 +231,7 @@ def replay_cmd(finding: str, runs: int, findings_dir: Path | None, as_json: bool
     """Rerun a shrunk finding exactly (its shape, through a fuzz session) and print its verdict and proof.
 
     FINDING is a finding id (from findings/) or a path to a finding file."""
-    from lab.cli import print_proof, verdict_table
+    from lab.views import print_proof, verdict_table
     from lab.fuzz import findings as F
     from lab.fuzz import strategies as S
     from lab.fuzz.search import replay_example
