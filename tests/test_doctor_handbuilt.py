@@ -93,7 +93,7 @@ def doctor(root: Path, env: dict, *args: str) -> tuple[subprocess.CompletedProce
 
 
 def shop_env(root: Path, broker: str, backend: str, **more: str) -> dict:
-    return {**os.environ, "SHOP_BROKER": broker, "SHOP_BACKEND": backend, "COLUMNS": "120",
+    return {**os.environ, "LAB_RESULTS": str(root / "lab-results"), "SHOP_BROKER": broker, "SHOP_BACKEND": backend, "COLUMNS": "120",
             "PYTHONPATH": os.pathsep.join([str(root), str(PROJECT_ROOT)]), **more}
 
 
@@ -122,10 +122,17 @@ def test_a_long_header_still_running_is_running_by_every_id(tmp_path):
             d = report["chords"][0]
             assert d["verdict"] == "running", (how, d)
             assert done.returncode == 0, (how, d)
-        done, report = doctor(root, env)
+        done, report = doctor(root, env, "--save")
         assert done.returncode == 0, report
         assert all(c["verdict"] != "stuck" for c in report["overview"]["chords"]), report["overview"]["chords"]
         assert not backend.exists(f"celery-task-meta-{ids['callback']}"), "asked mid-way: the header had not finished"
+    # the saved diagnosis is judged again from what was read, with every process gone
+    shown = subprocess.run([sys.executable, "-m", "lab", "show", report["saved"], "--json"], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    again = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert again["kind"] == "doctor" and again["same_as_stored"] is True, again
+    assert [c["verdict"] for c in again["chords"]] == [c["verdict"] for c in report["overview"]["chords"]]
 
 
 @pytest.mark.slow

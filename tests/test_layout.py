@@ -5,8 +5,12 @@ library), function-local imports included, so a cycle hidden inside a function i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grimp
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CLI_MODULES = {"lab.cli", "lab.__main__"}  # the entry points; lab.fuzz.cli and the *_cmd modules are commands below them
 READERS = {"lab.observe.broker", "lab.observe.backend", "lab.observe.workers", "lab.observe.live"}
@@ -95,3 +99,17 @@ def test_doctor_reads_only_through_the_shared_readers(graph):
     bad = [where(graph, "lab.doctor", m) for m in sorted(graph.find_modules_directly_imported_by("lab.doctor"))
            if m.split(".")[0] in {"redis", "kombu", "psutil"} or m in READERS - {"lab.observe.live"}]
     assert not bad, "\n".join(bad)
+
+
+def test_the_readme_layout_names_every_module_and_folder():
+    """README's Layout section matches the folders: every module and package of lab/ is named there."""
+    text = (ROOT / "README.md").read_text()
+    layout = text[text.index("## Layout"):].split("\n## ", 1)[0]
+    lab = ROOT / "lab"
+    names = [f"lab/{p.name}" for p in sorted(lab.glob("*.py")) if p.name not in ("__init__.py", "__main__.py")]
+    names += [f"lab/{p.name}/" for p in sorted(lab.iterdir()) if p.is_dir() and (p / "__init__.py").exists()]
+    unnamed = [n for n in names if f"`{n}`" not in layout and f"`{n.rstrip('/')}`" not in layout]
+    for pkg in ("observe", "judge"):  # the folders of the shared core: their modules by name too
+        unnamed += [f"lab/{pkg}/{p.name}" for p in sorted((lab / pkg).glob("*.py"))
+                    if p.name != "__init__.py" and f"`{p.name}`" not in layout]
+    assert not unnamed, f"README.md's Layout section does not name: {unnamed}"

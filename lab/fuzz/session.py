@@ -45,6 +45,7 @@ from lab.celery_app import app_spec, build_app, release
 from lab.errors import LabSetupError
 from lab.fuzz import oracle as oracle_mod
 from lab.fuzz.strategies import ChordShape, build, to_data
+from lab.observe.backend import task_metas
 from lab.processes import NodeNotReady, ProcessOwner
 from lab.scenario import Scenario, Worker
 from lab.send import chord_size_ttls, routed_queue
@@ -496,34 +497,13 @@ class FuzzSession:
         others = sorted({e.get("task_id") for e in events if e.get("task_id")} - known)
         if not others:
             return
-        metas = backend.setdefault("metas", {})
-        if self.scenario.backend == "redis":
-            app_backend = self.app.backend
-            with app_backend.client.pipeline(transaction=False) as pipe:
-                for tid in others:
-                    pipe.get(app_backend.get_key_for_task(tid))
-                raws = pipe.execute()
-            for tid, raw in zip(others, raws):
-                if raw is not None:
-                    m = app_backend.decode(raw)
-                    metas[tid] = {"status": m.get("status"), "result": observe._jsonable(m.get("result"))}
-        else:
-            extra = observe.probe_database_backend(self.app, [{"chord_id": t, "header_ids": []} for t in others])
-            metas.update(extra.get("metas") or {})
+        backend.setdefault("metas", {}).update(task_metas(self.app, self.scenario.backend, others))
 
     def _log_lines(self, log_marks: dict[str, int]) -> dict[str, list[str]]:
         """Evidence lines each worker logged during this example (from where the example started)."""
-        out = {}
-        for w in self.topo.workers:
-            try:
-                with open(w.node.log_path, "rb") as f:
-                    f.seek(log_marks.get(w.hostname, w.node.log_offset))
-                    text = f.read(4_000_000).decode("utf-8", "replace")
-            except OSError:
-                continue
-            lines = [ln for ln in text.splitlines() if observe.LOG_PATTERNS.search(ln)]
-            out[w.hostname] = lines[-observe.MAX_LOG_LINES:]
-        return out
+        paths = {w.hostname: w.node.log_path for w in self.topo.workers}
+        return observe.worker_log_lines(paths, {w.hostname: log_marks.get(w.hostname, w.node.log_offset)
+                                                for w in self.topo.workers})
 
     def _clean_up(self, settled: str, events: list[dict], probe: dict[str, Any]) -> bool:
         """Leave nothing of this example behind; return True if the workers had to be restarted."""

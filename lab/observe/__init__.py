@@ -164,12 +164,14 @@ def probe_workers(app, n_workers: int, timeout: float = 1.0) -> dict[str, Any]:
     """Which queues each live worker consumes, and what it has registered (broadcast, bounded)."""
     return read_workers(app, n_workers, timeout)
 
-def worker_log_lines(log_paths: dict[str, Path]) -> dict[str, list[str]]:
-    """The lines of each worker log that can carry evidence (bounded)."""
+def worker_log_lines(log_paths: dict[str, Path], since: dict[str, int] | None = None) -> dict[str, list[str]]:
+    """The lines of each worker log that can carry evidence (bounded), from byte offset ``since[name]`` if given."""
     out: dict[str, list[str]] = {}
     for name, path in log_paths.items():
         try:
-            text = Path(path).read_text(errors="replace")
+            with open(path, "rb") as f:
+                f.seek((since or {}).get(name, 0))
+                text = f.read(4_000_000 if since else -1).decode("utf-8", "replace")
         except OSError:
             continue
         lines = [ln for ln in text.splitlines() if LOG_PATTERNS.search(ln)]

@@ -276,6 +276,25 @@ def plain(v: Any) -> Any:
     return json.loads(json.dumps(v, default=default))
 
 
+def task_metas(app, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The status and result of each of ``ids`` that has a meta (Redis: one pipelined round trip)."""
+    if not ids:
+        return {}
+    if kind != "redis":
+        return (probe_database_backend(app, [{"chord_id": t, "header_ids": []} for t in ids]).get("metas") or {})
+    backend = app.backend
+    with backend.client.pipeline(transaction=False) as pipe:
+        for tid in ids:
+            pipe.get(backend.get_key_for_task(tid))
+        raws = pipe.execute()
+    out = {}
+    for tid, raw in zip(ids, raws):
+        if raw is not None:
+            m = backend.decode(raw)
+            out[tid] = {"status": m.get("status"), "result": _jsonable(m.get("result"))}
+    return out
+
+
 def server_stats(client) -> dict[str, Any]:
     """What the Redis server says of itself: memory, evictions, uptime and how often it was flushed."""
     info = client.info()
