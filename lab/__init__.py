@@ -6,6 +6,8 @@ The package follows the flow of a run; each module or folder is one step:
     processes.py     every OS process the lab starts, owned and always stopped
     redis_server.py  the run's own redis-server on a free loopback port
     brokers.py       per-run RabbitMQ vhosts and databases
+    runtime/         one interface to bring a topology up and down (process, docker, attached),
+                     and the run lifecycle, written once
     topology.py      the scenario's processes brought up and ready
     celery_app.py    the Celery app of the producer and of every worker
     ledger.py        ground truth: every task start, end and publish, kept apart from Celery

@@ -15,103 +15,28 @@ from __future__ import annotations
 
 import json
 import random
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lab import records
-from lab.celery_app import app_spec, build_app, release
-from lab.errors import LabError, LabSetupError
+from lab.errors import LabError
+from lab.runtime.attached import spec_for  # noqa: F401 (lab.attach.spec_for: the spec a container worker runs with)
 from lab.scenario import Scenario, load
-
-WORKERS_TIMEOUT = 60.0
-
-
-@dataclass
-class AttachedWorker:
-    spec: Any
-    hostname: str
-    ready_at: float
-    node: None = None
-    app_spec: dict[str, Any] = field(default_factory=dict)  # the spec it runs with (the observer compares backends)
-
-
-@dataclass
-class AttachedTopology:
-    scenario: Scenario
-    run_id: str
-    run_dir: Path
-    producer_spec: dict[str, Any]
-    workers: list[AttachedWorker] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
-    boot_s: float = 0.0
-    redis: None = None
-
-    def broker_client(self):
-        import redis
-
-        return redis.Redis.from_url(self.producer_spec["broker_url"], socket_timeout=10)
-
-    def describe(self) -> dict[str, Any]:
-        return {"attached": True, "broker_url": self.producer_spec["broker_url"],
-                "result_backend": self.producer_spec["result_backend"],
-                "workers": [{"name": w.spec.name, "hostname": w.hostname, "queues": list(w.spec.queues or []) or None,
-                             "concurrency": w.spec.concurrency, "pool": w.spec.pool, "ready_at": w.ready_at}
-                            for w in self.workers]}
-
-
-def spec_for(scenario: Scenario, *, broker_url: str, result_backend: str, ledger_dir: str, node: str) -> dict[str, Any]:
-    """The app spec a container worker (and the attached producer) of this scenario is started with."""
-    return app_spec(broker_url=broker_url, result_backend=result_backend, config=scenario.config,
-                    tasks=list(scenario.tasks), ledger_dir=ledger_dir, node=node)
-
-
-def await_workers(app, expected: int, timeout: float = WORKERS_TIMEOUT) -> dict[str, float]:
-    """Ping until ``expected`` workers answer; on timeout say who did."""
-    deadline = time.time() + timeout
-    seen: dict[str, float] = {}
-    last_error = None
-    while time.time() < deadline:
-        try:
-            for reply in app.control.ping(timeout=0.5) or []:
-                for host in reply:
-                    seen.setdefault(host, time.time())
-        except Exception as e:  # the broker is not up yet: keep asking until the bound
-            last_error = f"{type(e).__name__}: {e}"
-        if len(seen) >= expected:
-            return seen
-    raise LabSetupError(f"only {len(seen)} of {expected} workers answered a ping within {timeout:.0f} s "
-                        f"(answered: {', '.join(sorted(seen)) or 'none'}; last error: {last_error or 'none'}): "
-                        "start the workers, or check the broker URL in the app spec.")
-
 
 def attach(scenario: Scenario, spec: dict[str, Any], *, seed: int | None = None, reporter=None,
            scenario_ref: str | None = None):
-    from lab.run import exercise
+    """Send ``scenario``'s chords into the running topology ``spec`` names, judge and record them."""
+    from lab.run import Reporter, exercise
+    from lab.runtime.attached import AttachedRuntime
+    from lab.runtime.base import lifecycle
 
-    if scenario.faults:
-        raise LabError(f"scenario {scenario.name!r} has faults, which need the lab to own the processes: "
-                       "run it with `python -m lab run` instead of attach.")
+    rep = reporter or Reporter()
     seed = seed if seed is not None else random.randrange(2**31)
-    run_id = records.new_run_id(scenario.name)
-    run_dir = records.run_dir_for(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    Path(spec["ledger_dir"]).mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    app = build_app(spec)
-    try:
-        seen = await_workers(app, len(scenario.workers))
-    finally:
-        release(app)
-    hosts = sorted(seen)
-    workers = [AttachedWorker(w, hosts[i] if i < len(hosts) else w.name, seen.get(hosts[i], t0) if i < len(hosts) else t0,
-                              app_spec=spec)
-               for i, w in enumerate(scenario.workers)]
-    topo = AttachedTopology(scenario, run_id, run_dir, {**spec, "node": "producer"}, workers, boot_s=time.time() - t0)
-    return exercise(topo, seed=seed, reporter=reporter, scenario_ref=scenario_ref, started_at=t0)
+    with lifecycle(scenario, AttachedRuntime(spec), on_step=rep.step) as run:
+        result = exercise(run.system, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=run.started_at)
+        run.recorded = True
+    return result
 
 
 @click.command("attach")

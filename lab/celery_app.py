@@ -58,6 +58,15 @@ def from_env() -> Celery:
     return build_app(spec)
 
 
+UNRELEASED: list = []  # producer apps of runs still open: released by the run's lifecycle, interrupted or not
+
+
+def release_unreleased() -> None:
+    """Release every producer app a run still holds (the lifecycle calls it while the servers are up)."""
+    while UNRELEASED:
+        release(UNRELEASED.pop())
+
+
 def release(app: Celery) -> None:
     """Let go of the producer's connections while the servers are still up, and close every one of them.
 

@@ -17,19 +17,17 @@ import functools
 import json
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from lab import records
 from lab.errors import LabError
-from lab.judge import CAUSES, judge, summarize
+from lab.judge import judge, summarize
 from lab.scenario import load, load_file, scenario_paths
 
 from lab.views import (EXIT, EXIT_BAD_INPUT, EXIT_CRASH, VERDICT_STYLE, ConsoleReporter, err,  # noqa: F401 (the face)

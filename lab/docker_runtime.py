@@ -53,11 +53,10 @@ from typing import Any, Callable
 import click
 import psutil
 
-from lab import ledger, records
 from lab.celery_app import app_spec
 from lab.errors import LabError, LabSetupError
 from lab.nemesis import Nemesis
-from lab.processes import NodeNotReady, free_port, install_signal_handlers
+from lab.processes import NodeNotReady, free_port
 from lab.redis_server import RESERVED_OPTIONS
 from lab.scenario import DOCKER_FAULT_KINDS, Fault, Scenario
 from lab.topology import WORKER_READY_TIMEOUT, _worker_argv
@@ -866,44 +865,3 @@ def _side_words(side: str) -> str:
 
 def _target_name(topo: DockerTopology, target: str) -> str:
     return "redis" if target == "redis" else topo.worker(target).hostname
-
-
-# -- one run ----------------------------------------------------------------------------
-
-
-def run_scenario_in_docker(scenario: Scenario, *, exercise, seed: int | None = None, reporter=None,
-                           scenario_ref: str | None = None):
-    """``lab.run.run_scenario`` with the topology in containers; every container and network is gone on return.
-
-    ``exercise`` (send, observe, judge, record) is the run's own, passed in: the runtime brings the topology
-    up and down and knows nothing of the run above it."""
-    import random
-
-    from lab.views import Reporter
-
-    rep = reporter or Reporter()
-    check_supported(scenario)
-    client = engine()
-    gone = clean(client)  # a crashed lab's containers would only hold ports and subnets
-    if gone:
-        rep.step(f"removed what {len(gone)} dead run(s) left behind: {', '.join(sorted(gone))}")
-    seed = seed if seed is not None else random.randrange(2**31)
-    run_id = records.new_run_id(scenario.name)
-    run_dir = records.run_dir_for(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    install_signal_handlers()
-    started_at = time.time()
-    result = None
-    try:
-        try:
-            topo = bring_up(scenario, run_id, run_dir, client, on_step=rep.step)
-        except NodeNotReady as e:
-            raise LabSetupError(str(e)) from None
-        result = exercise(topo, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=started_at)
-    finally:
-        ledger.configure(None, "producer")
-        teardown_s = remove_run(client, run_id)
-        if result is None:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was recorded: leave nothing half-made
-    result.timings["teardown_s"] = teardown_s
-    return result

@@ -44,7 +44,8 @@ from lab.errors import LabError
 from lab.judge import judge, summarize
 from lab.processes import Node, ProcessOwner, install_signal_handlers
 from lab.redis_server import find_redis_server
-from lab.scenario import DOCKER_FAULT_KINDS, load, scenario_paths
+from lab.runtime.process import ProcessRuntime
+from lab.scenario import load, scenario_paths
 from lab.views import EXIT  # the exit codes, defined once
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -357,10 +358,10 @@ def run_across_versions(scenario_ref: str, versions: str, seed: int | None, as_j
     """
     specs = envs.parse_versions(versions)
     scenario = load(scenario_ref)  # bad input is reported before any environment is made
-    container_only = sorted({f.kind for f in scenario.faults if f.kind in DOCKER_FAULT_KINDS})
-    if container_only:
-        raise LabError(f"scenario {scenario.name!r} has the fault(s) {', '.join(container_only)}, which need "
-                       "--runtime docker, and --celery runs each version as local processes: run it without --celery.")
+    refused = ProcessRuntime().refuses(scenario)
+    if refused:  # each version's environment runs local processes
+        raise LabError(f"{refused.split(':')[0]}, so they need --runtime docker, and --celery runs each version as "
+                       "local processes: run it without --celery.")
     ref = str(Path(scenario_ref).resolve()) if Path(scenario_ref).is_file() else scenario_ref
     seed = seed if seed is not None else random.randrange(2**31)
     install_signal_handlers()
@@ -420,7 +421,7 @@ def matrix_cmd(versions: str, scenarios: tuple[str, ...], runs: int, jobs: int |
     refs = list(dict.fromkeys(scenarios)) or list(scenario_paths())
     loaded = {ref: load(ref) for ref in refs}  # every scenario is checked before anything is installed or started
     # Faults such as network partitions need containers, and a version's environment runs local processes.
-    container_only = [ref for ref, s in loaded.items() if any(f.kind in DOCKER_FAULT_KINDS for f in s.faults)]
+    container_only = [ref for ref, s in loaded.items() if ProcessRuntime().refuses(s)]
     refs = [str(Path(r).resolve()) if Path(r).is_file() else r for r in refs if r not in container_only]
     seed = seed if seed is not None else random.randrange(2**31)
     jobs = jobs or os.cpu_count() or 1

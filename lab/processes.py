@@ -126,7 +126,10 @@ class Stopped(SystemExit):
 # Frames where an exception raised by a signal handler would not unwind cleanly: inside an import (a
 # module half made), a class being made (3.11 turns it into "RuntimeError: Error calling __set_name__"),
 # or a finalizer ("Exception ignored in", with a traceback).
-_UNSAFE_NAMES = frozenset({"__set_name__", "__init_subclass__", "__del__"})
+# Where Python swallows an exception ("Exception ignored in"): finalizers, and logging's at-fork lock handlers,
+# which run around every subprocess spawn.
+_UNSAFE_NAMES = frozenset({"__set_name__", "__init_subclass__", "__del__", "_releaseLock", "_acquireLock",
+                           "_after_at_fork_child_reinit_locks"})
 _CO_OPTIMIZED = 0x1
 REDELIVER_S = 0.01  # how soon a deferred stop looks again for a safe point
 

@@ -17,25 +17,24 @@ again.  Every process is stopped when the function returns, however it returns.
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lab import brokers, ledger, observe, records
-from lab.celery_app import build_app, release
+from lab import ledger, observe, records
+from lab.celery_app import UNRELEASED, build_app, release
 from lab.judge import Verdict, judge, summarize
 from lab.nemesis import Nemesis
-from lab.processes import NodeNotReady, ProcessOwner, describe_exit, install_signal_handlers
-from lab.errors import LabSetupError
-from lab.scenario import DOCKER_FAULT_KINDS, Scenario
+from lab.processes import describe_exit
+from lab.scenario import Scenario
 from lab.send import chord_size_ttls, send_chords
-from lab.topology import Topology, bring_up, redis_lost
+from lab.runtime.base import OwnNemesis, lifecycle, runtime_for
+from lab.topology import Topology, redis_lost
 from lab.views import Reporter
 
 POLL_S = 0.05
-_unreleased: list = []  # producer apps of runs interrupted before they let go (released in run_scenario's finally)
+_unreleased = UNRELEASED  # producer apps not yet let go of: the run's lifecycle releases them, interrupted or not
 
 
 @dataclass
@@ -108,51 +107,15 @@ def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch,
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Reporter | None = None,
                  scenario_ref: str | None = None, runtime: str = "process") -> RunResult:
-    """Bring the scenario's topology up, exercise it, record the run; every process is stopped on return.
-
-    ``runtime="docker"``: the topology runs as containers (``lab.docker_runtime``)."""
-    if runtime == "docker":
-        from lab.docker_runtime import run_scenario_in_docker
-
-        return run_scenario_in_docker(scenario, exercise=exercise, seed=seed, reporter=reporter, scenario_ref=scenario_ref)
-    docker_only = sorted({f.kind for f in scenario.faults if f.kind in DOCKER_FAULT_KINDS})
-    if docker_only:
-        raise LabSetupError(f"scenario {scenario.name!r} has the fault(s) {', '.join(docker_only)}, which only a "
-                            "container engine gives: run it with --runtime docker.")
+    """Bring the scenario's topology up on ``runtime`` (process or docker), exercise it, record the run;
+    everything the runtime started is gone on return (``lab.runtime.lifecycle``)."""
     rep = reporter or Reporter()
     seed = seed if seed is not None else random.randrange(2**31)
-    run_id = records.new_run_id(scenario.name)
-    run_dir = records.run_dir_for(run_id)
-    orphaned = records.orphaned_run_dirs()  # folders of killed runs; live runs hold their lock
-    if orphaned:
-        rep.step(records.orphaned_line(orphaned))
-    install_signal_handlers()
-    started_at = time.time()
-    topo: Topology | None = None
-    result: RunResult | None = None
-    lock = records.RunDirLock(run_dir)  # held until the run is recorded or its folder removed
-    try:
-        with ProcessOwner(run_dir) as owner:
-            try:
-                topo = bring_up(scenario, run_id, run_dir, owner, on_step=rep.step)
-            except NodeNotReady as e:
-                raise LabSetupError(str(e)) from None
-            result = exercise(topo, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=started_at)
-            t_down = time.time()
-        result.timings["teardown_s"] = time.time() - t_down
-        return result
-    finally:
-        while _unreleased:  # interrupted mid-run: let go now, or AsyncResult.__del__ retries at exit
-            release(_unreleased.pop())
-        ledger.configure(None, "producer")
-        if topo is not None:
-            if topo.extras.get("vhost"):
-                brokers.drop_rabbitmq_vhost(topo.extras["vhost"])
-            if topo.extras.get("database"):
-                brokers.drop_database(topo.extras["database"])
-        if result is None:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was recorded: leave nothing half-made
-        lock.release()
+    with lifecycle(scenario, runtime_for(runtime), on_step=rep.step) as run:
+        result = exercise(run.system, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=run.started_at)
+        run.recorded = True
+    result.timings.update(run.timings)
+    return result
 
 
 @dataclass
@@ -190,8 +153,8 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     app = build_app(topo.producer_spec)
     _unreleased.append(app)
     watch = observe.LedgerWatch(Path(topo.producer_spec["ledger_dir"]))
-    make_nemesis = getattr(topo, "make_nemesis", None)  # a docker topology brings faults of its own
-    nemesis = make_nemesis(scenario.faults, timeline) if make_nemesis else Nemesis(scenario.faults, topo, timeline)
+    # a System that fires faults of its own (containers) brings its nemesis; the lab's fires the rest
+    nemesis = topo.make_nemesis(scenario.faults, timeline) if isinstance(topo, OwnNemesis) else Nemesis(scenario.faults, topo, timeline)
 
     rep.step(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
     t_send = time.time()

@@ -109,7 +109,7 @@ def test_the_readme_layout_names_every_module_and_folder():
     names = [f"lab/{p.name}" for p in sorted(lab.glob("*.py")) if p.name not in ("__init__.py", "__main__.py")]
     names += [f"lab/{p.name}/" for p in sorted(lab.iterdir()) if p.is_dir() and (p / "__init__.py").exists()]
     unnamed = [n for n in names if f"`{n}`" not in layout and f"`{n.rstrip('/')}`" not in layout]
-    for pkg in ("observe", "judge"):  # the folders of the shared core: their modules by name too
+    for pkg in ("observe", "judge", "runtime"):  # the folders of the shared core: their modules by name too
         unnamed += [f"lab/{pkg}/{p.name}" for p in sorted((lab / pkg).glob("*.py"))
                     if p.name != "__init__.py" and f"`{p.name}`" not in layout]
     assert not unnamed, f"README.md's Layout section does not name: {unnamed}"

@@ -32,6 +32,7 @@ only if its command line, code or config changed, the producer app is rebuilt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -47,9 +48,11 @@ from lab.fuzz import oracle as oracle_mod
 from lab.fuzz.strategies import ChordShape, build, to_data
 from lab.observe.backend import task_metas
 from lab.processes import NodeNotReady, ProcessOwner
+from lab.runtime.base import Run
+from lab.runtime.process import ProcessRuntime
 from lab.scenario import Scenario, Worker
 from lab.send import chord_size_ttls, routed_queue
-from lab.topology import WORKER_READY_TIMEOUT, Topology, WorkerNode, _pythonpath, _worker_argv, bring_up
+from lab.topology import WORKER_READY_TIMEOUT, Topology, WorkerNode, _pythonpath, _worker_argv
 
 POLL_S = 0.005  # the ledger is read this often while an example runs: a chord takes a few ms per task
 IDLE_BEFORE_LOST_S = 1.0  # ledger still this long with tasks unaccounted for: look for them in the broker
@@ -117,13 +120,13 @@ class FuzzSession:
 
     def __enter__(self) -> "FuzzSession":
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.owner = ProcessOwner(self.run_dir)
+        self._stack = contextlib.ExitStack()
         try:
             t0 = time.time()
-            try:
-                self.topo = bring_up(self.scenario, self.run_id, self.run_dir, self.owner, on_step=self.say)
-            except NodeNotReady as e:
-                raise LabSetupError(str(e)) from None
+            # the process runtime brings the topology up and takes it down (processes, vhost, database)
+            place = Run(self.scenario, self.run_id, self.run_dir, t0)
+            self.topo = self._stack.enter_context(ProcessRuntime().up(self.scenario, place, self.say))
+            self.owner = self.topo.owner
             self.boots.append({"t": t0, "what": "topology", "s": time.time() - t0})
             ledger.configure(self.run_dir / "ledger", "producer")
             ledger.connect_signals()
@@ -152,13 +155,9 @@ class FuzzSession:
         from celery import signals
 
         signals.after_task_publish.disconnect(dispatch_uid="lab-fuzz-roots")
-        if self.owner is not None:
-            self.owner.stop_all()
-        if self.topo is not None:
-            if self.topo.extras.get("vhost"):
-                brokers.drop_rabbitmq_vhost(self.topo.extras["vhost"])
-            if self.topo.extras.get("database"):
-                brokers.drop_database(self.topo.extras["database"])
+        stack, self._stack = getattr(self, "_stack", None), None
+        if stack is not None:
+            stack.close()
 
     def _on_publish(self, sender=None, headers=None, **_) -> None:
         """Every root id the producer publishes while sending one chord: the chord's tasks carry one of them."""
