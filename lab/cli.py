@@ -27,7 +27,7 @@ from rich.text import Text
 
 from lab import records
 from lab.errors import LabError
-from lab.judge import judge, summarize
+from lab.judge import Verdict, judge, summarize
 from lab.scenario import load, load_file, scenario_paths
 
 from lab.views import (EXIT, EXIT_BAD_INPUT, EXIT_CRASH, VERDICT_STYLE, ConsoleReporter, err,  # noqa: F401 (the face)
@@ -178,7 +178,7 @@ def show(run_ref: str, as_json: bool, svg: bool) -> None:
         return
     obs = rec["observations"]
     verdicts = [v.to_dict() for v in judge(obs)]
-    outcome = summarize(obs.get("scenario") or {}, [_V(v) for v in verdicts])
+    outcome = summarize(obs.get("scenario") or {}, [Verdict.from_dict(v) for v in verdicts])
     stored = [(v["verdict"], v.get("cause")) for v in rec.get("verdicts", [])]
     now = [(v["verdict"], v.get("cause")) for v in verdicts]
     if as_json:
@@ -226,13 +226,6 @@ def show(run_ref: str, as_json: bool, svg: bool) -> None:
             for ln in lines[-8:]:
                 out.print(f"  [dim]{ln}[/dim]", soft_wrap=True)
     out.print(f"\n[dim]replay: {rec.get('replay')}[/dim]")
-
-
-class _V:
-    """A stored verdict dict seen as a Verdict, for summarize()."""
-
-    def __init__(self, d: dict[str, Any]):
-        self.__dict__.update(d)
 
 
 @main.command()

@@ -47,6 +47,7 @@ from typing import Any
 from lab.apps.fuzz_tasks import LARGE_PADDING, flatsum, task_name
 from lab.fuzz.strategies import ChainShape, ChordShape, GroupShape, Shape, TaskShape, walk
 from lab.judge import Judge, Verdict
+from lab.judge.causes import CATALOGUE
 
 def _celery_version() -> tuple[int, ...]:
     import celery
@@ -227,18 +228,8 @@ def work_s(shape: Shape) -> float:
     return total
 
 
-# Causes the fuzzer proves that lab.judge has no name for.
-FUZZ_CAUSES = {
-    "failure-unrecorded": "a task upstream of the callback failed but stored no result (ignore_result), so its "
-                          "failure never reached the tasks after it",
-    "apply-raised": "apply_async raised in the producer, so the chord was never sent",
-    "rejected-failure-lost": "a task raised Reject and was recorded as FAILURE, but the failure never reached the "
-                             "chord's callback, which neither ran nor failed",
-    "failure-not-propagated": "a task upstream of the callback failed and its failure was stored, but it never "
-                              "reached the callback, which neither ran nor failed",
-    "nested-failure-uncounted": "a nested chord failed (its callback marked FAILURE without running), but the "
-                                "enclosing chord never counted that part, so its own callback waits forever",
-}
+# Causes the fuzzer proves that the lab's runs never meet: in the one catalogue, marked found_by="fuzz".
+FUZZ_CAUSES = {c.id: c.meaning for c in CATALOGUE.values() if c.found_by == "fuzz"}
 
 
 # -- judging one example -------------------------------------------------------------------------

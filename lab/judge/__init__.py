@@ -46,6 +46,11 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Verdict":
+        """A stored verdict (a record's ``verdicts`` entry) as a Verdict again."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
 
 def _t(obs: dict, t: float | None) -> str:
     if t is None:

@@ -22,6 +22,7 @@ class Cause:
     fix: Callable[[Any, str | None], str | None] | None = None  # (reading, queue) → the fix, in words
     static: bool = False  # a configuration shows it before anything runs
     audit: tuple[str, ...] = field(default_factory=tuple)  # audit finding ids that foresee it
+    found_by: str = "judge"  # "fuzz": a cause the fuzzer's oracle proves, which the lab's runs never meet
 
 
 def _consumed(r) -> list[str]:
@@ -113,9 +114,15 @@ CATALOGUE: dict[str, Cause] = {c.id: c for c in [
     _c("backend-data-lost", "the result backend lost the chord's keys (FLUSHDB, or a restart without persistence) before the "
                             "last part returned",
        "enable persistence (appendonly yes) on the result backend and never FLUSHDB it; then send the chord again"),
+    # causes the fuzzer's oracle proves (lab/fuzz/oracle.py)
+    Cause('failure-unrecorded', 'a task upstream of the callback failed but stored no result (ignore_result), so its failure never reached the tasks after it', found_by="fuzz"),
+    Cause('apply-raised', 'apply_async raised in the producer, so the chord was never sent', found_by="fuzz"),
+    Cause('rejected-failure-lost', "a task raised Reject and was recorded as FAILURE, but the failure never reached the chord's callback, which neither ran nor failed", found_by="fuzz"),
+    Cause('failure-not-propagated', 'a task upstream of the callback failed and its failure was stored, but it never reached the callback, which neither ran nor failed', found_by="fuzz"),
+    Cause('nested-failure-uncounted', 'a nested chord failed (its callback marked FAILURE without running), but the enclosing chord never counted that part, so its own callback waits forever', found_by="fuzz"),
 ]}
 
-CAUSES: dict[str, str] = {c.id: c.meaning for c in CATALOGUE.values()}
+CAUSES: dict[str, str] = {c.id: c.meaning for c in CATALOGUE.values() if c.found_by == "judge"}
 STATIC_CAUSES = frozenset(c.id for c in CATALOGUE.values() if c.static)
 
 
