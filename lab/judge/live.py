@@ -33,7 +33,7 @@ from typing import Any
 
 from lab.judge import judge
 from lab.judge.causes import fix_for
-from lab.observe.model import ChordRef, held_requests
+from lab.observe.model import ChordRef, epoch, held_requests
 
 CHORD_UNLOCK = "celery.chord_unlock"
 WEAK_WITHOUT_LEDGER = {"header-part-missing"}  # the checker reads "no start in the ledger" as "never ran"; doctor has no ledger
@@ -107,17 +107,6 @@ class Reading:
         return {"group_id": ref.group_id, "callback_id": ref.callback_id, "callback_task": ref.callback_task,
                 "header_ids": ref.header_ids, "header_task": ref.header_task, "size": ref.size, "asked_is": ref.asked_is,
                 "how": ref.how}
-
-
-def epoch(date_done: Any) -> float | None:
-    from datetime import datetime
-
-    if not date_done:
-        return None
-    try:
-        return datetime.fromisoformat(str(date_done).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def short(name: str | None) -> str:

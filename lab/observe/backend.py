@@ -18,6 +18,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from lab.observe.model import epoch  # noqa: F401 (backend.epoch: read here, defined with the nouns)
+
 CHORD_KEY_SUFFIXES = (".s", ".j", ".t", ".d", ".c", "")
 META_SCAN_BUDGET_S = 1.5  # SCAN of task metas for a group's members: bounded in time
 META_SCAN_MAX_KEYS = 200_000
@@ -200,16 +202,6 @@ def _jsonable(v: Any) -> Any:
 
 
 # -- one chord, read by id (doctor's side of the same reader) ---------------------------------------
-
-
-def epoch(date_done: Any) -> float | None:
-    """A meta's ``date_done`` as seconds since the epoch."""
-    if not date_done:
-        return None
-    try:
-        return datetime.fromisoformat(str(date_done).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def chord_keys(backend, gid: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lab.audit import _redact as redact  # one redaction of credentials in URLs
 from lab.audit import AuditError, backend_kind, broker_kind, chord_expires, explain_route, routed_queue
 from lab.observe import backend as backend_reader
 from lab.observe import worker_log_lines
@@ -193,14 +194,6 @@ class Deployment:
             self.app.close()
         except Exception:
             pass
-
-
-def redact(url: Any) -> str:
-    s = str(url or "")
-    if "@" in s and "://" in s:
-        scheme, rest = s.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return s
 
 
 # -- linking ids ----------------------------------------------------------------------

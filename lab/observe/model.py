@@ -13,6 +13,18 @@ from typing import Any
 HELD_KINDS = ("active", "reserved", "scheduled")
 
 
+def epoch(date_done: Any) -> float | None:
+    """A meta's ``date_done`` as seconds since the epoch."""
+    from datetime import datetime
+
+    if not date_done:
+        return None
+    try:
+        return datetime.fromisoformat(str(date_done).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 @dataclass
 class ChordRef:
     """What the deployment says of a chord's ids, and how each was found."""
