@@ -3,7 +3,7 @@
 # build from a base image it made itself.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
-# Debian's redis-server: the docker runtime (lab/docker_runtime.py) runs every node from this one image.
+# Debian's redis-server: the docker runtime (lab/runtime/docker/containers.py) runs every node from this one image.
 RUN [ -x /usr/bin/redis-server ] || (apt-get update && apt-get install -y --no-install-recommends redis-server \
     && rm -rf /var/lib/apt/lists/*)
 WORKDIR /lab

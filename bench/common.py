@@ -5,7 +5,7 @@
 ``BareTopology`` is the yardstick: a redis-server and ``celery worker``
 started by hand (``bench/bare_app.py``: the lab's tasks, no ledger), ready
 when the worker answers a control ping.  Its processes are owned by a
-``lab.processes.ProcessOwner``, so a benchmark leaves nothing behind.
+``lab.runtime.process.processes.ProcessOwner``, so a benchmark leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ if str(ROOT) not in sys.path:
 
 import redis  # noqa: E402
 
-from lab.processes import ProcessOwner, free_port  # noqa: E402
-from lab.redis_server import find_redis_server  # noqa: E402
+from lab.runtime.process.processes import ProcessOwner, free_port  # noqa: E402
+from lab.runtime.process.redis_server import find_redis_server  # noqa: E402
 
 WORKER_FLAGS = ["-P", "prefork", "-l", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"]  # as the lab's
 
@@ -84,7 +84,7 @@ class BareTopology:
 
     def __exit__(self, *exc) -> None:
         if self.app is not None:
-            from lab.celery_app import release
+            from lab.runtime.celery_app import release
 
             release(self.app)
         self.owner.stop_all()

@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from celery import signals  # noqa: E402
 
-from lab import ledger  # noqa: E402
-from lab.celery_app import build_app, release  # noqa: E402
+from lab.observe import ledger  # noqa: E402
+from lab.runtime.celery_app import build_app, release  # noqa: E402
 from lab.fuzz import strategies as S  # noqa: E402
 from lab.fuzz.search import FuzzPlan, Reporter, Search, shapes_topology  # noqa: E402
 from lab.fuzz.session import FuzzSession  # noqa: E402

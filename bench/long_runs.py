@@ -2,7 +2,7 @@
 
     python bench/long_runs.py [--runs 200] [--scenario healthy] [--store DIR] [--json FILE]
 
-One process runs the scenario ``--runs`` times through ``lab.run.run_scenario``,
+One process runs the scenario ``--runs`` times through ``lab.experiments.run.run_scenario``,
 the in-process API ``python -m lab run NAME --runs N`` loops over, and reads
 ``/proc/self/fd`` and its RSS (psutil) after each run.  It reports both after
 the first, the 10th and the last run, and the slope per run (least squares
@@ -45,7 +45,7 @@ def slope(ys: list[float]) -> float:
 
 
 def measure(scenario: str, runs: int, seed: int, say=print) -> dict:
-    from lab.run import run_scenario
+    from lab.experiments.run import run_scenario
     from lab.scenario import load
 
     s = load(scenario)

@@ -32,7 +32,7 @@ def redis_server_version() -> str | None:
     import re
     import subprocess
 
-    from lab.redis_server import find_redis_server
+    from lab.runtime.process.redis_server import find_redis_server
 
     out = subprocess.run([find_redis_server(), "--version"], capture_output=True, text=True).stdout
     m = re.search(r"v=(\S+)", out)

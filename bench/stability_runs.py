@@ -4,7 +4,7 @@
 
 Each scenario is one `nice python -m lab run NAME --runs N --json` into the
 store (default ``results-stability-staging/``, which the lead merges into the
-repo's store); the agreement table (``lab.stability``) is printed at the end.
+repo's store); the agreement table (``lab.report.stability``) is printed at the end.
 Docker-only scenarios are skipped (they need ``--runtime docker``).  Longest
 scenarios start first, so two lanes finish together.
 """
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from lab import records  # noqa: E402
 from lab.scenario import DOCKER_FAULT_KINDS, load_file, scenario_paths  # noqa: E402
-from lab.stability import agreement_table  # noqa: E402
+from lab.report.stability import agreement_table  # noqa: E402
 
 
 def runnable() -> list[str]:

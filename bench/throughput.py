@@ -37,7 +37,7 @@ def scenario(size: int, count: int) -> Scenario:
 
 
 def lab_trial(size: int, count: int, store: Path) -> float:
-    from lab.run import run_scenario
+    from lab.experiments.run import run_scenario
 
     os.environ["LAB_RESULTS"] = str(store)
     result = run_scenario(scenario(size, count), seed=size)

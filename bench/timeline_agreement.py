@@ -3,7 +3,7 @@
     python bench/timeline_agreement.py [--store DIR] [--limit N] [--terminal]
 
 Where this sits: after the records exist, beside ``lab show``.  Each stored
-run's observations go through ``lab.timeline.timeline_events`` (what both the
+run's observations go through ``lab.views.timeline.timeline_events`` (what both the
 terminal chart and the SVG draw) and the picture is checked against the
 ledger itself, read here directly and independently of the timeline's code:
 
@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab import records  # noqa: E402
-from lab.timeline import render_terminal, timeline_events  # noqa: E402
+from lab.views.timeline import render_terminal, timeline_events  # noqa: E402
 
 
 def ledger_facts(obs: dict) -> dict[str, dict[str, Any]]:

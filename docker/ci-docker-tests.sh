@@ -66,7 +66,7 @@ suite=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-bookworm}")
 export LAB_BASE_IMAGE=${LAB_BASE_IMAGE:-chord-failure-lab-base:${DEBIAN_SUITE:-${suite:-bookworm}}}
 
 say "the lab's image on $LAB_BASE_IMAGE"
-timeout "$(left)" python -c 'from lab.docker_runtime import engine, ensure_image; print(ensure_image(engine(), print, fresh=True))' \
+timeout "$(left)" python -c 'from lab.runtime.docker.containers import engine, ensure_image; print(ensure_image(engine(), print, fresh=True))' \
   || { say "the lab's image could not be built"; exit 1; }
 
 say "python -m pytest -m docker"

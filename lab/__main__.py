@@ -4,17 +4,17 @@
 
 SIGTERM, SIGHUP and Ctrl-C are handled before the CLI's imports begin, so a stop
 that lands while Celery's modules are imported or an app is built waits for a
-safe point (``lab.processes.install_signal_handlers``) and ends in one sentence,
+safe point (``lab.runtime.process.processes.install_signal_handlers``) and ends in one sentence,
 never a traceback; every process the lab started is stopped on the way out.
 """
 
 import sys
 
-from lab.processes import Stopped, ignore_stop_signals, install_signal_handlers
+from lab.runtime.process.processes import Stopped, ignore_stop_signals, install_signal_handlers
 
 install_signal_handlers()
 try:
-    from lab.cli import entry
+    from lab.cli.main import entry
 
     entry()
 except Stopped as e:

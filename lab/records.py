@@ -176,7 +176,7 @@ def git_revision() -> str | None:
 
 
 def replay_command(scenario_ref: str, seed: int) -> str:
-    celery = os.environ.get("LAB_CELERY_ENV")  # set by lab.matrix for a run inside a Celery version's environment
+    celery = os.environ.get("LAB_CELERY_ENV")  # set by lab.experiments.matrix for a run inside a Celery version's environment
     return f"python -m lab run {shlex.quote(scenario_ref)} --seed {seed}" + (f" --celery {celery}" if celery else "")
 
 

@@ -11,9 +11,9 @@ import json
 import sys
 
 from conftest import lab_env
-from lab.attach import attach, spec_for
-from lab.processes import ProcessOwner
-from lab.redis_server import start_redis
+from lab.experiments.attach import attach, spec_for
+from lab.runtime.process.processes import ProcessOwner
+from lab.runtime.process.redis_server import start_redis
 from lab.scenario import load
 
 

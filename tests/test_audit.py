@@ -1,6 +1,6 @@
 """``lab audit``: chord risks predicted from an app's config and worker command lines, with no live system.
 
-Most tests build the app exactly as a scenario's worker does (``lab.celery_app.build_app`` from an app
+Most tests build the app exactly as a scenario's worker does (``lab.runtime.celery_app.build_app`` from an app
 spec), with a broker and backend that nothing listens on: audit is static, so nothing is contacted
 (``live_backend=False``).  The CLI tests run ``python -m lab audit`` as a user would.
 """
@@ -18,9 +18,9 @@ import pytest
 
 from conftest import has_traceback
 
-from lab.audit import AuditError, audit, explain_route, flags, load_app, parse_worker, routed_queue
-from lab.celery_app import app_spec, build_app
-from lab.doctor import audit_argv
+from lab.doctor.audit import AuditError, audit, explain_route, flags, load_app, parse_worker, routed_queue
+from lab.runtime.celery_app import app_spec, build_app
+from lab.experiments.agreement import audit_argv
 from lab.scenario import load
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ class F:
 
 def audit_scenario(name: str, tmp_path: Path) -> list[F]:
     """`python -m lab audit` on a scenario's worker app, with the worker command lines and chord tasks a user
-    of that topology would declare (`lab.doctor.audit_argv`).  A separate process: shared tasks imported by
+    of that topology would declare (`lab.experiments.agreement.audit_argv`).  A separate process: shared tasks imported by
     other tests must not leak into the app."""
     spec = tmp_path / f"app-{name}.json"
     spec.write_text(json.dumps(scenario_spec(name)))

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from conftest import lab_env, has_traceback
-from lab.compose import render
+from lab.runtime.docker.compose import render
 from lab.errors import LabError
 from lab.scenario import load
 from test_docker_runtime import docker_client  # noqa: F401  (the engine fixture: skips without one)

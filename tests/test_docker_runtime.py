@@ -18,9 +18,9 @@ import sys
 import pytest
 
 from conftest import lab_env
-from lab import docker_runtime
+from lab.runtime.docker import containers as docker_runtime
 from lab.errors import LabSetupError
-from lab.run import run_scenario
+from lab.experiments.run import run_scenario
 from lab.scenario import load
 
 pytestmark = pytest.mark.docker

@@ -17,7 +17,7 @@ import pytest
 from conftest import lab_env, has_traceback
 from lab import Fault
 from lab.errors import LabError
-from lab.run import run_scenario
+from lab.experiments.run import run_scenario
 from lab.scenario import DOCKER_FAULT_KINDS, ScenarioError, load, validate
 
 

@@ -3,7 +3,7 @@ runs against it as a user would, in a separate process given only the app and on
 
 The user's app for a scenario topology is the worker's own app spec (``LAB_APP=runs/<id>/app-<worker>.json``,
 ``--app lab.worker_app:app``); ``examples/origin_app`` is a plain user project.  Integration tests run real
-redis-server and real workers (``lab.livesystem.keep_up``, every process owned); pure tests check doctor's
+redis-server and real workers (``lab.experiments.live.keep_up``, every process owned); pure tests check doctor's
 decoding of what Celery 5.7 stores, on values copied from real runs.
 """
 
@@ -25,9 +25,9 @@ from lab.judge.live import exit_code
 from lab.observe.backend import header_ids_from_keys as _header_ids_from_keys
 from lab.observe.broker import decode_message, unlock_callback_id, unlock_header_ids
 from lab.observe.live import _unregistered_name
-from lab.livesystem import keep_up
-from lab.processes import ProcessOwner
-from lab.redis_server import start_redis
+from lab.experiments.live import keep_up
+from lab.runtime.process.processes import ProcessOwner
+from lab.runtime.process.redis_server import start_redis
 from lab.scenario import load
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

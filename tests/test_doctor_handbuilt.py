@@ -19,9 +19,9 @@ import pytest
 
 from conftest import has_traceback, wait_for
 
-from lab import brokers
-from lab.processes import ProcessOwner
-from lab.redis_server import start_redis
+from lab.runtime.process import services as brokers
+from lab.runtime.process.processes import ProcessOwner
+from lab.runtime.process.redis_server import start_redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 No network and no real install: a fake installer makes an "environment" whose
 ``bin/python`` is a shell script reporting the versions installed, which is
-all ``lab.envs`` reads from an environment.
+all ``lab.experiments.envs`` reads from an environment.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import envs
-from lab.envs import InstallFailed, VersionSpec, VersionSpecError, parse_versions
+from lab.experiments import envs
+from lab.experiments.envs import InstallFailed, VersionSpec, VersionSpecError, parse_versions
 
 
 # -- version parsing ---------------------------------------------------------------------

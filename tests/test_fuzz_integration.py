@@ -20,7 +20,7 @@ from lab.fuzz import findings as F
 from lab.fuzz import strategies as S
 from lab.fuzz.search import FuzzPlan, Search, shapes_topology
 from lab.fuzz.session import FuzzSession
-from lab.redis_server import find_redis_server
+from lab.runtime.process.redis_server import find_redis_server
 from lab.scenario import load
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import pytest
 from lab.apps.fuzz_tasks import LARGE_PADDING
 from lab.fuzz import findings as F
 from lab.fuzz import oracle as O
-from lab.fuzz.cli import parse_budget
+from lab.cli.fuzz import parse_budget
 from lab.fuzz.strategies import ChainShape, ChordShape, GroupShape, Options, TaskShape
 
 T = TaskShape

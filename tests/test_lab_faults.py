@@ -32,8 +32,9 @@ import psutil
 import pytest
 
 from conftest import lab_env, has_traceback
-from lab import brokers, records
-from lab.stability import describe_signature, run_signature
+from lab import records
+from lab.runtime.process import services as brokers
+from lab.report.stability import describe_signature, run_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIES = int(os.environ.get("LAB_FAULT_TRIES", "20"))
@@ -227,7 +228,7 @@ def test_redis_dying_mid_run_ends_the_run_as_unknown_with_the_reason(lab_results
     """The run's redis-server (broker and result backend) SIGKILLed while the header runs, by no fault of the
     scenario: the run ends within a bound, every chord is `unknown`, and the reason names the lost server."""
     from lab import Chord, Scenario, Worker
-    from lab.run import run_scenario
+    from lab.experiments.run import run_scenario
 
     scenario = Scenario(name="redis-lost", description="long parts; redis-server dies mid-run, unplanned",
                         expect="completed", workers=(Worker("w1", concurrency=2),),

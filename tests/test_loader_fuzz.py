@@ -159,7 +159,7 @@ run_options = st.lists(st.one_of(
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
-    from lab.cli import entry
+    from lab.cli.main import entry
 
     old = sys.argv
     sys.argv = ["python -m lab", *argv]

@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from conftest import lab_env, has_traceback
-from lab import envs, matrix
-from lab.processes import ProcessOwner
+from lab.experiments import envs, matrix
+from lab.runtime.process.processes import ProcessOwner
 
 ON_DEMAND = "5.6.3"  # not the installed version: its environment is made on demand (one extra env in CI)
 T0 = 1000.0

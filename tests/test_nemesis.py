@@ -1,6 +1,6 @@
 """The nemesis on real processes: each fault really happens, is written into the timeline, and heals.
 
-No Celery verdicts here: these tests drive ``lab.nemesis.Nemesis`` directly
+No Celery verdicts here: these tests drive ``lab.drive.nemesis.Nemesis`` directly
 against a real redis-server (and, for worker faults, a real ``celery worker``)
 and check the system's state before and after the heal.  The scenarios in
 test_mechanisms.py show what each fault does to a chord.
@@ -16,13 +16,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from lab.celery_app import build_app, release
-from lab.nemesis import Nemesis
-from lab.observe import LedgerWatch
-from lab.processes import ProcessOwner
-from lab.redis_server import start_redis
+from lab.runtime.celery_app import build_app, release
+from lab.drive.nemesis import Nemesis
+from lab.observe.probe import LedgerWatch
+from lab.runtime.process.processes import ProcessOwner
+from lab.runtime.process.redis_server import start_redis
 from lab.scenario import Fault, Scenario, Worker
-from lab.topology import bring_up
+from lab.runtime.process.topology import bring_up
 
 from conftest import wait_for
 

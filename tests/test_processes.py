@@ -20,8 +20,8 @@ import psutil
 import pytest
 
 from lab.errors import LabError, LabSetupError
-from lab.processes import Node, NodeNotReady, ProcessOwner, free_port
-from lab.redis_server import find_redis_server, start_redis
+from lab.runtime.process.processes import Node, NodeNotReady, ProcessOwner, free_port
+from lab.runtime.process.redis_server import find_redis_server, start_redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GONE_BOUND = 5.0
@@ -70,7 +70,7 @@ def spawn_family(owner: ProcessOwner, name: str) -> tuple[Node, int]:
 
 PARENT = textwrap.dedent("""
     import sys, time, pathlib
-    from lab.processes import ProcessOwner, install_signal_handlers
+    from lab.runtime.process.processes import ProcessOwner, install_signal_handlers
     install_signal_handlers()
     try:
         with ProcessOwner(pathlib.Path(sys.argv[1])) as owner:
@@ -217,8 +217,8 @@ def test_owner_reaper_is_deaf_from_birth_and_kills_on_eof(run_dir):
 
 
 def test_reaper_module_forgets_and_kills_on_eof():
-    """``python -m lab.reaper`` forgets ``-pgid`` lines, survives SIGTERM once booted, and kills the rest on EOF."""
-    reaper = subprocess.Popen([sys.executable, "-m", "lab.reaper"], cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
+    """``python -m lab.runtime.process.reaper`` forgets ``-pgid`` lines, survives SIGTERM once booted, and kills the rest on EOF."""
+    reaper = subprocess.Popen([sys.executable, "-m", "lab.runtime.process.reaper"], cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
                               start_new_session=True)
     doomed = subprocess.Popen(["sleep", "300"], start_new_session=True)
     spared = subprocess.Popen(["sleep", "300"], start_new_session=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.run import run_scenario
+from lab.experiments.run import run_scenario
 from lab.scenario import load
 
 

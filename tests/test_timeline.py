@@ -1,4 +1,4 @@
-"""Tests for lab.timeline: the lanes and marks derived from a stored run, and both drawings."""
+"""Tests for lab.views.timeline: the lanes and marks derived from a stored run, and both drawings."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from lab.timeline import render_terminal, task_lifecycles, timeline_events, write_svg
+from lab.views.timeline import render_terminal, task_lifecycles, timeline_events, write_svg
 
 DATA = pathlib.Path(__file__).parent / "data" / "observations_split_queues.json"
 CALLBACK_ID = "c0ffee00-0000-4000-8000-00000000cb01"

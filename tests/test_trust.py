@@ -10,7 +10,7 @@ that re-classifies runs must come with a rebuilt sample:
 
     python tests/test_trust.py --rebuild results-stability-staging/runs.jsonl [more stores...]
 
-The agreement table (``lab.stability``) is checked here too, over hand-built
+The agreement table (``lab.report.stability``) is checked here too, over hand-built
 records.  No processes: pure logic.
 """
 
@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 from lab import records  # noqa: E402
 from lab.judge import judge, summarize  # noqa: E402
-from lab.stability import agreement, agreement_table, run_signature  # noqa: E402
+from lab.report.stability import agreement, agreement_table, run_signature  # noqa: E402
 
 SAMPLE = Path(__file__).with_name("data") / "stored_runs_sample.jsonl"
 
@@ -76,7 +76,7 @@ def test_rejudging_never_reads_the_clock_or_the_machine():
     assert judged == [_pairs(rec) for rec in recs]
 
 
-# -- the agreement table (lab.stability) over hand-built records ---------------------------------
+# -- the agreement table (lab.report.stability) over hand-built records ---------------------------------
 
 
 def _rec(scenario: str, *pairs: tuple[str, str | None], celery: str = "5.7.0", expect: str = "stuck") -> dict:

@@ -1,13 +1,13 @@
 """Fuzzed chords: hypothesis searches chord shapes and configurations for stuck chords.
 
-Where it sits in the lab's flow: it drives the same steps as ``lab.run``, many
+Where it sits in the lab's flow: it drives the same steps as ``lab.experiments.run``, many
 times over one running topology::
 
     strategies ─ shapes, task behaviours, configs ─┐
                                                    ▼
     session ─ topology up once (restart only what a config changes)
             → chords sent (shapes built into Celery canvases)
-            → observations (ledger, broker, backend)      ◀── lab.observe
+            → observations (ledger, broker, backend)      ◀── lab.observe.probe
             → verdict with proof for the outer callback   ◀── lab.judge + oracle
     search  ─ hypothesis: examples, targets, shrinking, replay rate
     findings ─ shrunk findings saved as scenario files + records; the RESULTS.md section

@@ -398,7 +398,7 @@ def shapes_topology(base: Scenario) -> tuple[Scenario, tuple[str | None, ...]]:
     from celery import Celery
 
     from lab.errors import LabError
-    from lab.send import routed_queue
+    from lab.drive.send import routed_queue
 
     app = Celery("fuzz-routing", set_as_current=False)
     app.conf.update({**base.config, "broker_url": "memory://", "result_backend": "cache+memory://"})

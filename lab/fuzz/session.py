@@ -2,9 +2,9 @@
 
     strategies → **session** (topology up once → chords sent → observations → verdicts) → findings
 
-``lab.run.run_scenario`` boots a topology per run (about 0.7 s).  A fuzzer that
+``lab.experiments.run.run_scenario`` boots a topology per run (about 0.7 s).  A fuzzer that
 did the same would spend its time booting, so a session brings the topology up
-once (``lab.topology.bring_up``, every process owned by one ``ProcessOwner``)
+once (``lab.runtime.process.topology.bring_up``, every process owned by one ``ProcessOwner``)
 and then, per example:
 
 1. sends the example's chords (shapes built into Celery canvases) with the
@@ -41,18 +41,21 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from lab import brokers, ledger, observe, records
-from lab.celery_app import app_spec, build_app, release
+from lab import records
+from lab.observe import ledger
+from lab.observe import probe as observe
+from lab.runtime.process import services as brokers
+from lab.runtime.celery_app import app_spec, build_app, release
 from lab.errors import LabSetupError
 from lab.fuzz import oracle as oracle_mod
 from lab.fuzz.strategies import ChordShape, build, to_data
 from lab.observe.backend import task_metas
-from lab.processes import NodeNotReady, ProcessOwner
+from lab.runtime.process.processes import NodeNotReady, ProcessOwner
 from lab.runtime.base import Run
-from lab.runtime.process import ProcessRuntime
+from lab.runtime.process.runtime import ProcessRuntime
 from lab.scenario import Scenario, Worker
-from lab.send import chord_size_ttls, routed_queue
-from lab.topology import WORKER_READY_TIMEOUT, Topology, WorkerNode, _pythonpath, _worker_argv
+from lab.drive.send import chord_size_ttls, routed_queue
+from lab.runtime.process.topology import WORKER_READY_TIMEOUT, Topology, WorkerNode, _pythonpath, _worker_argv
 
 POLL_S = 0.005  # the ledger is read this often while an example runs: a chord takes a few ms per task
 IDLE_BEFORE_LOST_S = 1.0  # ledger still this long with tasks unaccounted for: look for them in the broker

@@ -36,10 +36,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lab.audit import _redact as redact  # one redaction of credentials in URLs
-from lab.audit import AuditError, backend_kind, broker_kind, chord_expires, explain_route, routed_queue
+from lab.observe.config import AuditError, backend_kind, broker_kind, chord_expires, explain_route, redact, routed_queue
 from lab.observe import backend as backend_reader
-from lab.observe import worker_log_lines
+from lab.observe.probe import worker_log_lines
 from lab.observe.broker import (CHORD_UNLOCK, RedisNaming, bound_queues, names_chord, peek_redis, rabbitmq_counts,
                                 unlock_callback_id, unlock_header_ids)
 from lab.observe.model import ChordRef, held_requests
@@ -84,7 +83,7 @@ class Deployment:
 
     def read_workers(self) -> dict[str, Any]:
         try:
-            out = read_workers(self.app, self.expected_workers(), self.timeout, held=True, ping=True)
+            out = read_workers(self.app, self.expected_workers(), self.timeout, held=True, ping=True, conf=True)
         except Exception as e:  # the broker is unreachable: say so
             raise DeploymentError(f"cannot reach the broker {redact(self.app.conf.broker_url)} "
                                   f"({type(e).__name__}: {e}); run doctor where the workers' broker is reachable.") from None

@@ -3,8 +3,12 @@
     scenario → **runtime up** → chords sent → observations → verdict → record
 
 ``base`` holds the interface (``Runtime``, ``System``, the fault capabilities)
-and the run lifecycle, written once; ``process``, ``docker`` and ``attached``
-implement it over ``lab.topology``, ``lab.docker_runtime`` and ``lab.attach``.
-"""
+and the run lifecycle, written once; ``process/`` (local processes: the run's
+redis-server, its RabbitMQ vhost or database, the workers), ``docker/``
+(containers, network faults, compose files) and ``attached`` (a deployment the
+lab did not start, read-only) implement it.  ``celery_app`` builds the Celery
+app of the producer and of every worker.
 
-from lab.runtime.base import Run, Runtime, System, lifecycle, runtime_for  # noqa: F401 (the face)
+Nothing is imported here: ``lab.__main__`` imports ``process.processes`` before
+anything slow, to catch stop signals first.
+"""

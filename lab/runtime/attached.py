@@ -3,7 +3,7 @@
     scenario → **runtime up** (already running: wait for its workers) → chords sent → observations → verdict → record
 
 Nothing is started and nothing is stopped: ``up`` waits until the workers of
-the app spec answer a ping and yields a System over them (``lab.attach``).
+the app spec answer a ping and yields a System over them (``lab.experiments.attach``).
 A fault needs the lab to own the processes, so an attached runtime refuses
 scenarios that have any.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from lab.celery_app import app_spec, build_app, release
+from lab.runtime.celery_app import app_spec, build_app, release
 from lab.errors import LabSetupError
 from lab.scenario import Scenario
 

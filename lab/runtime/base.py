@@ -27,16 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator, Protocol, Sequence, runtime_checkable
 
-from lab import ledger, records
-from lab.celery_app import release_unreleased
+from lab import records
+from lab.observe import ledger
+from lab.runtime.celery_app import release_unreleased
 from lab.errors import LabSetupError
-from lab.processes import install_signal_handlers
+from lab.runtime.process.processes import install_signal_handlers
 from lab.scenario import Scenario
 
 
 @runtime_checkable
 class System(Protocol):
-    """A topology that is up: what ``lab.run.drive`` sends into, faults and probes."""
+    """A topology that is up: what ``lab.experiments.run.drive`` sends into, faults and probes."""
 
     scenario: Scenario
     run_id: str
@@ -89,11 +90,11 @@ class Run:
 def runtime_for(name: str, **options: Any) -> Runtime:
     """The runtime called ``name`` ("process", "docker", or "attached" with ``spec=``)."""
     if name == "process":
-        from lab.runtime.process import ProcessRuntime
+        from lab.runtime.process.runtime import ProcessRuntime
 
         return ProcessRuntime()
     if name == "docker":
-        from lab.runtime.docker import DockerRuntime
+        from lab.runtime.docker.runtime import DockerRuntime
 
         return DockerRuntime()
     if name == "attached":

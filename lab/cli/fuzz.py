@@ -1,0 +1,273 @@
+"""``python -m lab fuzz`` and ``python -m lab replay``: the fuzzer's commands.
+
+    strategies → session → oracle + judge → search → findings → **cli**
+
+``lab/cli.py`` loads these lazily (hypothesis is slow to import).  While a
+fuzz run runs, a progress line shows the examples run, chords per second, the
+verdicts so far and the findings; at the end each finding is printed shrunk,
+as a runnable scenario, with where it was saved.  Exit codes: ``fuzz`` 0 no
+finding, 1 finding(s); ``replay`` 0 reproduced every time, 1 never, 2 flaky.
+A user's mistake is one sentence (exit 254).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lab import records
+from lab.errors import LabError
+from lab.runtime.process.processes import install_signal_handlers
+
+out = Console(highlight=False)
+
+
+def parse_budget(text: str | None) -> float | None:
+    """``300``, ``300s``, ``5m``, ``1h`` → seconds."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a duration; give seconds like 300s, or 5m, or 1h.")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+class ProgressReporter:
+    """A progress bar: examples, chords/s, verdicts so far, findings."""
+
+    def __init__(self, console: Console, total: int | None, budget_s: float | None):
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]fuzzing[/bold]"), BarColumn(),
+                                 TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=False, refresh_per_second=4)
+        self.budget_s = budget_s
+        self.task = self.progress.add_task("starting", total=total if total else (budget_s or None))
+        self.by_time = not total and bool(budget_s)
+        self.t0 = time.time()
+
+    def __enter__(self) -> "ProgressReporter":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def example(self, stats, result, findings: int) -> None:
+        verdicts = ", ".join(f"{n} {k}" for k, n in sorted(stats.verdicts.items()))
+        desc = (f"{stats.examples} examples · {stats.chords_per_s:.1f} chords/s · {verdicts} · "
+                f"{findings} finding(s)" + (" · shrinking" if stats.shrink_examples and result.findings else ""))
+        done = (time.time() - self.t0) if self.by_time else stats.examples
+        self.progress.update(self.task, description=desc, completed=done)
+
+    def phase(self, msg: str) -> None:
+        self.progress.console.print(f"[dim]{time.time() - self.t0:6.1f}s[/dim] {msg}")
+
+    def finding(self, found) -> None:
+        o = found.outcome
+        rep = found.replay
+        self.progress.console.print(
+            f"[bold red]finding[/bold red] {found.kind}: {o.summary}  "
+            f"[dim](after {found.examples_before} examples, shrunk in {found.shrink_s:.0f} s, "
+            f"replayed {rep.get('reproduced')}/{rep.get('runs')})[/dim]")
+
+
+@click.command("fuzz")
+@click.argument("topology", required=False, default=None)
+@click.option("--space", type=click.Choice(["shapes", "configs"]), default="shapes", show_default=True,
+              help="shapes: fuzz chord shapes on TOPOLOGY; configs: also draw the topology and Celery config.")
+@click.option("--examples", type=click.IntRange(1, 1_000_000), default=None,
+              help="Stop after this many examples (default 200, or none with --budget).")
+@click.option("--budget", "budget", default=None, metavar="DURATION", help="Stop after this long, e.g. 300s or 5m.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed; the same seed draws the same examples.")
+@click.option("--behaviours", default=",".join(("ok", "raise", "retry", "reject", "ignore", "timeout", "large")),
+              show_default=True, help="Task behaviours to draw, comma-separated.")
+@click.option("--max-chords", type=click.IntRange(1, 20), default=3, show_default=True, help="Chords sent per example.")
+@click.option("--max-header", type=click.IntRange(0, 50), default=4, show_default=True, help="Header size bound.")
+@click.option("--max-leaves", type=click.IntRange(1, 50), default=6, show_default=True,
+              help="Bound on the tasks of one nested header element.")
+@click.option("--flat", is_flag=True, help="Flat chords only: no chains, groups or chords nested inside.")
+@click.option("--no-options", is_flag=True, help="No per-signature options (queue, ignore_result, headers, countdown, eta).")
+@click.option("--replays", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Replay each shrunk finding this many times to measure its replay rate.")
+@click.option("--max-findings", type=click.IntRange(1, 1000), default=None, help="Stop after this many findings.")
+@click.option("--skip-known", is_flag=True, help="Do not report again the kinds of finding already saved for this space and topology.")
+@click.option("--findings-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where findings are saved (default findings/, or $LAB_FINDINGS).")
+@click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
+def fuzz_cmd(topology: str | None, space: str, examples: int | None, budget: str | None, seed: int, behaviours: str,
+             max_chords: int, max_header: int, max_leaves: int, flat: bool, no_options: bool, replays: int,
+             max_findings: int | None, skip_known: bool, findings_dir: Path | None, as_json: bool) -> None:
+    """Search chord shapes (and configurations) for chords that do not complete as they should.
+
+    TOPOLOGY is a scenario name or path (default: healthy) whose workers, queues and config the chords
+    run on; fuzzed header tasks and callbacks are routed where its header task and callback go."""
+    from lab.fuzz import findings as F
+    from lab.fuzz import strategies as S
+    from lab.fuzz.search import FuzzPlan, Search, shapes_topology
+    from lab.fuzz.session import FuzzSession
+    from lab.scenario import load
+
+    budget_s = parse_budget(budget)
+    if examples is None and budget_s is None:
+        examples = 200
+    wanted = tuple(b.strip() for b in behaviours.split(",") if b.strip())
+    unknown = sorted(set(wanted) - set(S.BEHAVIOURS))
+    if unknown or not wanted:
+        raise click.BadParameter(f"unknown behaviour(s) {', '.join(unknown) or '(none given)'}; "
+                                 f"choose from {', '.join(S.BEHAVIOURS)}.", param_hint="--behaviours")
+    if space == "configs":
+        if topology:
+            out.print(f"[yellow]note: --space configs draws the topology itself; {topology!r} is not used[/yellow]")
+        scenario = S.FuzzConfig().to_scenario("fuzz-configs", description="a configuration drawn by the fuzzer")
+        queues: tuple = (None, *S.QUEUES)
+        base_name = None
+    else:
+        base = load(topology or "healthy")
+        scenario, consumed = shapes_topology(base)
+        queues = (None, *consumed)
+        base_name = base.name
+    fdir = findings_dir or F.findings_dir()
+    known: set[str] = set()
+    if skip_known:
+        known = {r["finding_kind"] for r in F.load_records() if r.get("kind") == "fuzz-finding"
+                 and r.get("space") == space and r.get("base") == base_name}
+    plan = FuzzPlan(space=space, examples=examples, budget_s=budget_s, seed=seed, behaviours=wanted,
+                    max_chords=max_chords, max_header=max_header, max_leaves=max_leaves, nested=not flat,
+                    options=not no_options, queues=queues, known=known, replays=replays, max_findings=max_findings)
+    plan_data = {"space": space, "topology": base_name, "examples": examples, "budget_s": budget_s, "seed": seed,
+                 "behaviours": list(wanted), "max_chords": max_chords, "max_header": max_header,
+                 "max_leaves": max_leaves, "nested": not flat, "options": not no_options, "replays": replays,
+                 "skip_known": sorted(known)}
+    install_signal_handlers()
+    out.print(f"[bold]fuzz[/bold] space {space} on "
+              + (f"the topology of [bold]{base_name}[/bold]" if base_name else "drawn topologies")
+              + f"; seed {seed}; " + (f"{examples} examples" if examples else "") + (" / " if examples and budget_s else "")
+              + (f"budget {budget_s:.0f} s" if budget_s else ""))
+    t_start = time.time()
+    saved: list[tuple[dict, Path]] = []
+    aborted: BaseException | None = None
+    with FuzzSession(scenario, label=f"fuzz-{space}", on_step=lambda m: out.print(f"[dim]{m}[/dim]")) as session:
+        out.print(f"[dim]topology up in {session.boots[0]['s']:.2f} s: {scenario.summary()}[/dim]")
+        with ProgressReporter(out, examples, budget_s) as rep:
+
+            def save(found) -> None:  # at once: a crash later must not lose a shrunk finding
+                saved.append(F.save(found, session=session, space=space, base=base_name, plan=plan_data, directory=fdir))
+
+            search = Search(plan, session, rep, on_found=save)
+            try:
+                search.run()
+            except KeyboardInterrupt:
+                rep.phase("interrupted: what was found so far is saved")
+            except Exception as e:  # recorded with the run, then reported as the CLI reports any error
+                aborted = e
+        stats = search.stats
+        run_record = {"kind": "fuzz-run", "id": session.run_id, "t": time.time(), "started_at": t_start,
+                      "space": space, "base": base_name, "seed": seed, "plan": plan_data, "stats": stats.to_dict(),
+                      "findings": [r["id"] for r, _ in saved], "boots": session.boots,
+                      "versions": records.versions(session.topo.redis.version), "git": records.git_revision(),
+                      "command": records.command_line(), "run_dir": str(session.run_dir),
+                      **({"aborted": f"{type(aborted).__name__}: {aborted}"} if aborted else {})}
+    F.append_record(run_record)
+    if aborted is not None:
+        raise aborted
+    _print_summary(stats, saved, plan_data)
+    if as_json:
+        print(json.dumps({"space": space, "topology": base_name, "seed": seed, "stats": stats.to_dict(),
+                          "findings": [{"id": r["id"], "kind": r["finding_kind"], "path": str(p),
+                                        "mechanism": r["mechanism"], "replay": r["replay"], "canvas": r["canvas"]}
+                                       for r, p in saved]}, default=repr))
+    sys.exit(1 if saved else 0)
+
+
+def _print_summary(stats, saved: list[tuple[dict, Path]], plan: dict[str, Any]) -> None:
+    from lab.fuzz import findings as F
+
+    verdicts = ", ".join(f"{n} {k}" for k, n in sorted(stats.verdicts.items())) or "none"
+    by_design = ", ".join(f"{n} {k}" for k, n in sorted(stats.as_expected.items()) if k != "completed")
+    out.print(f"\n{stats.examples} examples, {stats.chords} chords in {stats.elapsed_s:.1f} s "
+              f"({stats.chords_per_s:.1f} chords/s while running examples); verdicts: {verdicts}"
+              + (f" (as the oracle expected: {by_design})" if by_design else ""))
+    if stats.known_seen:
+        out.print("[dim]known kinds seen again: " + ", ".join(f"{k} ×{n}" for k, n in stats.known_seen.items()) + "[/dim]")
+    if not saved:
+        out.print("[green]no finding[/green]: every chord ended as its oracle says a correct Celery ends it.")
+        return
+    for rec, path in saved:
+        mech = rec["mechanism"]
+        rep = rec["replay"]
+        out.print(f"\n[bold red]{rec['finding_kind']}[/bold red]  [bold]{rec['id']}[/bold]  "
+                  + (f"known mechanism {mech['id']} ({mech['name']})" if mech["known"] else "[bold]new[/bold]: " + mech["why"]))
+        out.print(f"  {rec['summary']}")
+        out.print(f"  shrunk to: [bold]{rec['canvas']}[/bold]")
+        for line in rec["evidence"][:8]:
+            out.print(f"   [dim]•[/dim] {line}", soft_wrap=True)
+        out.print(f"  replayed {rep['reproduced']}/{rep['runs']}" + (" [yellow](flaky)[/yellow]" if rep["flaky"] else ""))
+        if rec.get("file_error"):
+            out.print(f"  [red]its scenario file could not be written ({rec['file_error']}); the record is in "
+                      f"{F.fuzz_records_file()}[/red]")
+            continue
+        text = path.read_text()
+        runnable = text[text.index("scenario = "):]
+        out.print(f"  saved as [bold]{path}[/bold]" + ("" if rec["exact"] else " (nested shape: the scenario holds its flat projection)"))
+        out.print("[dim]" + runnable.rstrip() + "[/dim]", soft_wrap=True)
+        out.print(f"  replay: python -m lab replay {rec['id']}")
+
+
+@click.command("replay")
+@click.argument("finding")
+@click.option("--runs", type=click.IntRange(1, 100), default=3, show_default=True, help="Replay it this many times.")
+@click.option("--findings-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where findings are saved (default findings/, or $LAB_FINDINGS).")
+@click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
+def replay_cmd(finding: str, runs: int, findings_dir: Path | None, as_json: bool) -> None:
+    """Rerun a shrunk finding exactly (its shape, through a fuzz session) and print its verdict and proof.
+
+    FINDING is a finding id (from findings/) or a path to a finding file."""
+    from lab.views.console import print_proof, verdict_table
+    from lab.fuzz import findings as F
+    from lab.fuzz import strategies as S
+    from lab.fuzz.search import replay_example
+    from lab.fuzz.session import FuzzSession
+
+    data = F.load(finding, findings_dir)
+    fnd, shapes, scenario = data["finding"], data["shapes"], data["scenario"]
+    kind = fnd["finding_kind"]
+    out.print(f"[bold]{fnd['id']}[/bold]: {kind}  ({data['path']})")
+    out.print(f"[dim]{scenario.summary()}[/dim]")
+    for s in shapes:
+        out.print(f"  {S.describe(s)}")
+    install_signal_handlers()
+    shown = []
+
+    def show(result) -> None:
+        n = len(shown) + 1
+        rows = [o.to_dict() for o in result.outcomes]
+        out.print(f"\n[bold]run {n}/{runs}[/bold] ({result.elapsed_s:.2f} s, {result.settled})")
+        out.print(verdict_table(rows))
+        print_proof(out, rows)
+        shown.append(rows)
+
+    with FuzzSession(scenario, label="replay") as session:
+        replay = replay_example(session, shapes, None, kind, runs, on_run=show)
+        versions = records.versions(session.topo.redis.version)
+    state = "reproduced every time" if replay["reproduced"] == runs else (
+        "did not reproduce" if replay["reproduced"] == 0 else "flaky")
+    style = {"reproduced every time": "red", "did not reproduce": "green", "flaky": "yellow"}[state]
+    out.print(f"\n[{style}]{state}[/]: {kind} in {replay['reproduced']}/{runs} run(s); seen: {', '.join(replay['seen'])}")
+    F.append_record({"kind": "fuzz-replay", "id": fnd["id"], "t": time.time(), "finding_kind": kind, "replay": replay,
+                     "versions": versions, "git": records.git_revision(), "command": records.command_line()})
+    if as_json:
+        print(json.dumps({"id": fnd["id"], "kind": kind, "replay": replay, "verdicts": shown[-1] if shown else []},
+                         default=repr))
+    sys.exit(0 if state == "reproduced every time" else 1 if state == "did not reproduce" else 2)
+
+
+__all__ = ["fuzz_cmd", "replay_cmd", "parse_budget", "LabError"]

@@ -1,0 +1,62 @@
+"""``lab run SCENARIO``: one run end to end (``lab.experiments.run``), its verdicts and proof.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from lab.scenario import load
+from lab.views.console import EXIT, ConsoleReporter, json_line, out, print_proof, verdict_table
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None, help="Seed for chord values; recorded, and replayable.")
+@click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
+@click.option("--runs", type=click.IntRange(1, 1000), default=1, help="Run it this many times (seeds seed, seed+1, ...).")
+@click.option("--celery", "celery_versions", default=None, metavar="VERSIONS",
+              help="Run it on each of these Celery versions (5.4 = latest 5.4.x, 5.3.6 = exactly), each in its own environment.")
+@click.option("--runtime", type=click.Choice(["process", "docker"]), default="process", show_default=True, envvar="LAB_RUNTIME",
+              help="Run the topology as local processes, or as containers (needs a Docker engine).")
+def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versions: str | None, runtime: str) -> None:
+    """Bring SCENARIO's topology up, send its chords, print verdicts with proof, and record the run.
+
+    SCENARIO is a name from `lab list` or a path to a scenario script."""
+    if celery_versions is not None and runtime != "process":
+        raise click.UsageError("--celery runs each version in a local environment; drop --runtime docker to use it.")
+    if celery_versions is not None:  # the version matrix for one scenario: lab/experiments/matrix.py
+        from lab.experiments.matrix import run_across_versions
+
+        sys.exit(run_across_versions(scenario, celery_versions, seed, as_json, runs))
+    s = load(scenario)
+    statuses = []
+    for i in range(runs):
+        rep = ConsoleReporter(out)
+        out.print(f"[bold]{s.name}[/bold]: {s.description}")
+        out.print(f"[dim]{s.summary()}; expects {s.expect}[/dim]")
+        from lab.experiments.run import run_scenario  # imported here: doctor and audit start faster without it
+
+        try:
+            result = run_scenario(s, seed=None if seed is None else seed + i, reporter=rep, scenario_ref=scenario,
+                                  runtime=runtime)
+        finally:
+            rep.done()
+        rec = result.record
+        out.print(verdict_table(rec["verdicts"]))
+        print_proof(out, rec["verdicts"])
+        o = result.outcome
+        style = {"matched": "green", "mismatched": "red", "unknown": "yellow"}[o["status"]]
+        tm = result.timings
+        out.print(f"\n[{style}]{o['status']}[/]: expected {s.expect}, got "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(o["outcomes"].items()))
+                  + f"  [dim](boot {tm.get('boot_s', 0):.2f}s, verdict {tm.get('verdict_after_quiesce_s', 0):.2f}s after the header quiesced, "
+                    f"{rec['elapsed_s']:.1f}s in all; teardown {tm.get('teardown_s', 0):.2f}s)[/dim]")
+        out.print(f"[dim]recorded as {rec['run_id']}; replay: {rec['replay']}; story: python -m lab show {rec['run_id']}[/dim]")
+        statuses.append(o["status"])
+        if as_json:
+            sys.stdout.flush()
+            print(json_line(rec, o), flush=True)
+    worst = "mismatched" if "mismatched" in statuses else ("unknown" if "unknown" in statuses else "matched")
+    sys.exit(EXIT[worst])

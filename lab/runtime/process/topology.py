@@ -1,0 +1,241 @@
+"""Topology: bring a scenario's processes up, and own them until the run ends.
+
+    scenario → **topology up** → chords sent → observations → verdict → record
+
+One ``redis-server`` per run on a free loopback port (the broker on db 0, the
+Redis result backend on db 1), then one real ``celery worker`` subprocess per
+scenario worker, each with its own ``-Q``, ``-n``, ``--concurrency``,
+``--pool``, task code and log file.  Readiness is evidence: a PING, then each
+worker's own "ready." log line, with a bound; if the run's redis-server dies
+while a worker boots, the boot ends at once with ``NodeLost`` naming the
+server (exit 2), not with a missing ready line.  Every process belongs to the
+run's ``ProcessOwner`` and is gone when the ``with`` block ends.
+
+A worker (or the scenario) may name its own ``result_backend`` or
+``broker_url`` in its config, with ``{redis}`` standing for the run's
+redis-server (``redis://{redis}/2``): that is how a producer and its workers
+end up on different result databases.  ``result_backend: "{postgres}"`` with
+the database backend asks for PostgreSQL (a database of the run's own, created
+and dropped) whatever ``LAB_POSTGRES_URL`` says.  ``restart_worker`` is the nemesis's
+heal after a kill: the same worker, hostname, app spec and log, started again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.runtime.process import services as brokers
+from lab.runtime.celery_app import app_spec
+from lab.runtime.process.processes import Node, NodeLost, NodeNotReady, ProcessOwner, describe_exit
+from lab.runtime.process.redis_server import RedisServer, start_redis
+from lab.scenario import Scenario, Worker
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+WORKER_READY_TIMEOUT = 30.0
+URL_SETTINGS = ("result_backend", "broker_url")  # settings a scenario may point elsewhere, with {redis}
+# The producer (the lab itself) gives up on a lost result backend within about a second, not Celery's
+# 20 x 1 s: sending happens before any fault fires, so a connection lost then is a server gone,
+# and the run says so at once.  Workers keep Celery's (or the scenario's) policy.
+PRODUCER_BACKEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+
+
+@dataclass
+class WorkerNode:
+    spec: Worker
+    hostname: str
+    node: Node
+    app_spec: dict[str, Any]
+    ready_at: float = 0.0
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    restarts: list[dict[str, Any]] = field(default_factory=list)  # earlier lives: pid, until
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.spec.name, "hostname": self.hostname, "queues": list(self.spec.queues) if self.spec.queues else None,
+                "concurrency": self.spec.concurrency, "pool": self.spec.pool,
+                "tasks": self.app_spec["tasks"], "pid": self.node.pid, "ready_at": self.ready_at,
+                "log": str(self.node.log_path), "result_backend": self.app_spec["result_backend"],
+                **({"earlier_lives": self.restarts} if self.restarts else {})}
+
+
+@dataclass
+class Topology:
+    scenario: Scenario
+    run_id: str
+    run_dir: Path
+    owner: ProcessOwner
+    redis: RedisServer
+    broker_url: str
+    result_backend: str
+    producer_spec: dict[str, Any]
+    workers: list[WorkerNode] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # vhost, database: cleaned up by the owner of the run
+    boot_s: float = 0.0
+
+    def broker_client(self):
+        """A client on the broker's Redis database, for peeking at queues."""
+        return self.redis.client(0)
+
+    def worker(self, name: str) -> WorkerNode:
+        return next(w for w in self.workers if w.spec.name == name)
+
+    def restart_worker(self, name: str, timeout: float = WORKER_READY_TIMEOUT) -> WorkerNode:
+        """Start worker ``name`` again: same hostname, app spec and log; return once it logged "ready.".
+
+        Whatever is left of its earlier life (a stopped or orphaned process
+        group) is killed first, so two lives never consume at once.
+        """
+        wn = self.worker(name)
+        old = wn.node
+        wn.restarts.append({"pid": old.pid, "until": time.time(),
+                            "exit": old.returncode if old.returncode is not None else "killed by the lab"})
+        old.kill()
+        since = old.log_size()
+        wn.node = self.owner.spawn(name, wn.argv, env=wn.env, cwd=self.run_dir)
+        await_ready(wn, self.redis, timeout, since=since)
+        return wn
+
+    def backend_urls(self) -> dict[str, str]:
+        """Every result backend URL in use, by who uses it: the producer and each worker."""
+        urls = {"producer": self.result_backend}
+        urls.update({w.hostname: w.app_spec["result_backend"] for w in self.workers})
+        return urls
+
+    def describe(self) -> dict[str, Any]:
+        return {"redis": {"port": self.redis.port, "version": self.redis.version, "ready_at": self.redis.ready_at,
+                          "options": self.redis.options},
+                "broker_url": self.broker_url, "result_backend": self.result_backend,
+                "workers": [w.describe() for w in self.workers], "boot_s": self.boot_s, **self.extras}
+
+
+def redis_lost(redis: Any) -> str | None:
+    """The run's own redis-server, if it died: which server, its pid and port, how it died; else None.
+
+    Nothing here asks whether a fault planned it: a planned restart leaves it running, on the same
+    port, and every fault is healed before the final probe.
+    """
+    node = getattr(redis, "node", None)
+    if node is None or node.alive():
+        return None
+    return f"redis-server (pid {node.pid}, port {redis.port}) is gone ({describe_exit(node.returncode)})"
+
+
+def await_ready(wn: WorkerNode, redis: Any, timeout: float, *, since: int | None = None) -> None:
+    """Wait for worker ``wn``'s "ready." line; if the run's redis-server dies meanwhile, say that, at once.
+
+    A worker whose broker is gone retries its connection for minutes and never logs "ready.":
+    the loss of the server is the news, not the missing line (``NodeLost``, exit code 2).
+    """
+    try:
+        wn.node.wait_for_log(r"\bready\.", timeout, since=since, give_up=lambda: redis_lost(redis))
+    except NodeNotReady as e:
+        lost = redis_lost(redis)  # a worker that exited or timed out: the server it needed may be why
+        if lost:
+            raise NodeLost(f"{lost}, while worker {wn.spec.name} was starting (it never logged 'ready.'); "
+                           "the run cannot go on, and no verdict can be given.") from e
+        raise
+    wn.ready_at = time.time()
+
+
+def _worker_argv(w: Worker, hostname: str) -> list[str]:
+    argv = [sys.executable, "-m", "celery", "-A", "lab.worker_app", "worker", "-n", hostname,
+            "-c", str(w.concurrency), "-P", w.pool, "-l", "INFO",
+            "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    if w.queues:
+        argv += ["-Q", ",".join(w.queues)]
+    return argv
+
+
+def _pythonpath(scenario: Scenario) -> str:
+    paths = [str(PROJECT_ROOT)]
+    if scenario.source:  # a scenario script outside the package may bring its own task modules
+        paths.append(str(Path(scenario.source).parent))
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(paths)
+
+
+def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
+    """The broker/backend URLs a config names for itself, with {redis} filled in ({postgres}: see bring_up)."""
+    here = f"{redis.url(0).split('://', 1)[1].rsplit('/', 1)[0]}"
+    return {k: config[k].replace("{redis}", here) for k in URL_SETTINGS
+            if isinstance(config.get(k), str) and config[k] != "{postgres}"}
+
+
+def _without_urls(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in URL_SETTINGS}
+
+
+def _producer_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's config for the producer, with its backend retry bounded (a scenario's own policy wins)."""
+    own = _without_urls(config)
+    transport = dict(own.get("result_backend_transport_options") or {})
+    transport.setdefault("retry_policy", PRODUCER_BACKEND_RETRY)
+    return {**own, "result_backend_transport_options": transport}
+
+
+def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None) -> Topology:
+    """Start redis-server and every worker; return when all are ready (or raise NodeNotReady)."""
+    t0 = time.time()
+    say = on_step or (lambda msg: None)
+    (run_dir / "ledger").mkdir(parents=True, exist_ok=True)
+    say("starting redis-server")
+    redis = start_redis(owner, run_dir, {k: str(v) for k, v in scenario.redis_options.items()})
+    extras: dict[str, Any] = {}
+    broker_url = redis.url(0)
+    result_backend = {"redis": redis.url(1), "rpc": "rpc://"}.get(scenario.backend)
+    try:
+        # Each shared-server resource is the owner's to drop, before it exists: even a SIGKILLed lab leaves none.
+        if scenario.broker == "rabbitmq":
+            broker_url, extras["vhost"] = brokers.rabbitmq_vhost(run_id, before_create=lambda name: owner.add_cleanup(
+                brokers.cleanup_argv("vhost", name), lambda: brokers.drop_rabbitmq_vhost(name)))
+        if scenario.backend == "database":
+            engine = "postgresql" if scenario.config.get("result_backend") == "{postgres}" else None
+            result_backend, extras["database"] = brokers.database_url(
+                run_id, run_dir, engine=engine, before_create=lambda name: owner.add_cleanup(
+                    brokers.cleanup_argv("database", name), lambda: brokers.drop_database(name)))
+        return _start_workers(scenario, run_id, run_dir, owner, say, t0, redis, broker_url, result_backend, extras)
+    except BaseException:
+        _drop_extras(extras)  # the run never gets a topology to clean up: drop its vhost and database here
+        raise
+
+
+def _drop_extras(extras: dict[str, Any]) -> None:
+    if extras.get("vhost"):
+        brokers.drop_rabbitmq_vhost(extras["vhost"])
+    if extras.get("database"):
+        brokers.drop_database(extras["database"])
+
+
+def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, say, t0: float,
+                   redis: RedisServer, broker_url: str, result_backend: str | None, extras: dict[str, Any]) -> Topology:
+    shared = _own_urls(scenario.config, redis)
+    broker_url = shared.get("broker_url", broker_url)
+    result_backend = shared.get("result_backend", result_backend)
+    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=_producer_config(scenario.config),
+                             tasks=list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer")
+    topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras)
+    env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
+    short = run_id.rsplit("-", 1)[-1]
+    for w in scenario.workers:
+        hostname = f"{w.name}@{scenario.name}-{short}"
+        own = _own_urls(w.config, redis)  # a worker deployed with another broker or backend URL
+        spec = app_spec(broker_url=own.get("broker_url", broker_url), result_backend=own.get("result_backend", result_backend),
+                        config=_without_urls({**scenario.config, **w.config}),
+                        tasks=list(w.tasks or scenario.tasks), ledger_dir=str(run_dir / "ledger"), node=hostname)
+        spec_path = run_dir / f"app-{w.name}.json"
+        spec_path.write_text(json.dumps(spec, indent=2, default=repr))
+        say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'})")
+        argv, wenv = _worker_argv(w, hostname), {**env, "LAB_APP": str(spec_path)}
+        node = owner.spawn(w.name, argv, env=wenv, cwd=run_dir)
+        topo.workers.append(WorkerNode(w, hostname, node, spec, argv=argv, env=wenv))
+    for wn in topo.workers:  # boot in parallel, then await each one's own ready line
+        await_ready(wn, redis, WORKER_READY_TIMEOUT)
+    topo.boot_s = time.time() - t0
+    return topo

@@ -1,0 +1,149 @@
+"""Scenarios, the nouns: what a scenario is (the first step of the flow).
+
+    **scenario** → topology up → chords sent → observations → verdict with proof → record → RESULTS.md
+
+A scenario is plain data: the broker, the result backend, the Redis server
+options, the Celery config, the task code each worker runs, the workers and
+the queues they consume, the chords to send, the faults, and the verdict the
+scenario expects.  It is validated whole, before any process starts, and every
+problem is one sentence that names the field, shows the value and says what is
+allowed.
+
+A scenario script (``scenarios/*.py`` or any path) builds one ``Scenario``
+and binds it to the module-level name ``scenario``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+
+VERDICTS = ("completed", "stuck", "failed", "duplicated", "early", "unrecorded", "unknown")
+BROKERS = ("redis", "rabbitmq")
+BACKENDS = ("redis", "database", "rpc")
+POOLS = ("prefork", "solo", "threads")
+FAULT_KINDS = (
+    "kill-worker",  # SIGKILL a worker's main process
+    "kill-pool-child",  # SIGKILL one pool child of a worker
+    "pause-worker",  # SIGSTOP, healed by SIGCONT
+    "restart-redis",  # with or without persistence
+    "client-pause",  # CLIENT PAUSE on Redis
+    "flushdb",
+    "fill-redis",  # fill Redis up to maxmemory
+)
+# Faults only the docker runtime gives (lab/runtime/docker/containers.py): a network, a container engine.
+DOCKER_FAULT_KINDS = (
+    "partition-worker",  # docker network disconnect a worker from the broker, the backend, or both; then connect
+    "pause-container",  # docker pause (cgroup freezer), healed by unpause
+    "kill-container",  # docker kill, healed by docker start
+)
+FAULT_KINDS += DOCKER_FAULT_KINDS
+FAULT_TRIGGERS = ("after-sent", "after-parts-started", "after-parts-ended")
+
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+class ScenarioError(LabError):
+    """A scenario that cannot run, with one sentence saying why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One ``celery worker`` process.
+
+    ``queues=None`` is a plain ``celery worker`` with no ``-Q``: it consumes
+    the app's default queue only.  ``tasks`` names the task module(s) this
+    worker imports, so two workers can run different code (a stale deploy);
+    ``None`` means the scenario's ``tasks``.
+    """
+
+    name: str
+    queues: tuple[str, ...] | None = None
+    concurrency: int = 1
+    pool: str = "prefork"
+    tasks: tuple[str, ...] | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # worker-only Celery config overrides
+
+
+@dataclass(frozen=True)
+class Chord:
+    """Chords to send: ``count`` chords of ``header`` parts each.
+
+    Each part is ``header_task`` called with ``(value, duration)`` and returns
+    ``value``; the callback is ``callback`` called as a partial with
+    ``callback_args`` after the header's results.  ``callback_options`` go to
+    ``.set()`` (for example ``queue`` or ``headers``); ``part_options`` go to
+    every part's ``.set()``.  A ``duration`` tuple gives each part its own
+    sleep, in order.
+    """
+
+    header: int = 3
+    duration: float | tuple[float, ...] = 0.0
+    count: int = 1
+    header_task: str = "lab.part"
+    callback: str = "lab.collect"
+    callback_args: tuple[Any, ...] = ()
+    callback_options: dict[str, Any] = field(default_factory=dict)
+    part_options: dict[str, Any] = field(default_factory=dict)
+    raising_parts: tuple[int, ...] = ()  # indexes of header parts that raise
+    chained_group: int = 0  # >0: parts 1..N run as a group chained after part 0: one header element with a list result (a complex header)
+
+    def durations(self) -> list[float]:
+        if isinstance(self.duration, tuple):
+            return list(self.duration)
+        return [float(self.duration)] * self.header
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault the nemesis injects, and heals before the final probe."""
+
+    kind: str
+    trigger: str = "after-parts-started"
+    delay: float = 0.0  # seconds after the trigger
+    target: str | None = None  # worker name, for worker faults
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A topology, the chords to send into it, and the verdict expected of them."""
+
+    name: str
+    description: str
+    expect: str
+    workers: tuple[Worker, ...]
+    chords: tuple[Chord, ...] = (Chord(),)
+    broker: str = "redis"
+    backend: str = "redis"
+    redis_options: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    tasks: tuple[str, ...] = ("lab.apps.basic",)
+    faults: tuple[Fault, ...] = ()
+    expect_cause: str | None = None
+    mechanism: str | None = None  # the row of shared/notes/mechanisms.md, e.g. "1"
+    fix: str | None = None  # name of the scenario that applies the fix
+    settle: float = 4.0  # bound, seconds, on waiting for callbacks once the header quiesced
+    quiet: float = 1.5  # no ledger progress for this long counts as quiesced
+    source: str | None = None  # the file it was loaded from
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def summary(self) -> str:
+        ws = ", ".join(
+            f"{w.name}(-Q {','.join(w.queues)})" if w.queues else f"{w.name}(no -Q)" for w in self.workers
+        )
+        return f"{self.broker} broker, {self.backend} backend; workers {ws}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
