@@ -174,3 +174,47 @@ def test_reading_view_reads_only_the_reading():
     r = Reading(long_header())
     assert r.meta("p1")["status"] == "SUCCESS" and r.meta("nope") is None
     assert [h["task_id"] for h in r.held] == ["p3", "p4"]
+
+
+# -- the chord size key gone: which way it went, and only as far as the evidence goes ------------------
+
+
+def size_key_gone(uptime: int, worker_backend: str | None = None, **over) -> dict:
+    """3 parts returned into .j, .s gone, 20 s after the last write of keys that live a day."""
+    r = reading(header_ids=["p1", "p2", "p3"], size=None, result_backend="redis://10.0.0.5:6379/1",
+                keys={".j": {"type": "zset", "pttl_ms": 86_380_000,
+                             "members": [[1, p, "SUCCESS", i] for i, p in enumerate(("p1", "p2", "p3"))]},
+                      ".d": {"type": "set", "pttl_ms": 86_380_000, "members": ["p1:0", "p2:1", "p3:2"]}},
+                metas={p: meta() for p in ("p1", "p2", "p3")}, **over)
+    r["backend"]["stats"] = {"evicted_keys": 0, "flushes": 0, "uptime_in_seconds": uptime}
+    if worker_backend is not None:
+        r["workers"]["conf"] = {"w1@host": {"result_backend": worker_backend}}
+    return r
+
+
+def test_a_worker_writing_to_another_backend_is_read_from_its_own_config():
+    d = diagnose(size_key_gone(30, worker_backend="redis://10.0.0.5:6379/2"))
+    assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d
+    assert "w1@host stores results in redis://10.0.0.5:6379/2 (inspect conf)" in d.summary
+
+
+def test_same_backend_and_a_young_server_is_unknown_not_a_guessed_mismatch():
+    """Workers write where the app reads, nothing evicted or flushed, Redis younger than the keys' lifetime: a restart
+    lost .s, or the producer (whose config doctor cannot read) wrote it elsewhere.  Unknown, leaning to the restart."""
+    d = diagnose(size_key_gone(30, worker_backend="redis://:********@10.0.0.5:6379/1"))
+    assert (d.verdict, d.cause, d.likely_cause) == ("unknown", None, "backend-data-lost"), d
+    assert "every worker writes to the backend the app reads" in d.summary and "started 30 s ago" in d.summary
+    assert any("producer's result_backend" in m for m in d.missing), d.missing
+
+
+def test_a_young_server_and_workers_silent_on_their_backend_is_unknown_naming_the_witness():
+    """Restart or mismatch cannot be told apart without the workers' backend: say unknown, and what would decide."""
+    d = diagnose(size_key_gone(30))
+    assert d.verdict == "unknown" and d.cause is None, d
+    assert "restart, or the producer wrote it to another backend" in d.summary
+    assert any("result_backend" in m for m in d.missing), d.missing
+
+
+def test_a_server_older_than_any_chord_key_leaves_only_the_mismatch():
+    d = diagnose(size_key_gone(200_000))
+    assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d

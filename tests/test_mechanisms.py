@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab import brokers
-from lab.run import run_scenario
+from lab.runtime.process import services as brokers
+from lab.experiments.run import run_scenario
 from lab.scenario import load
 
 
@@ -47,7 +47,7 @@ def needs_rabbitmq() -> None:
 def needs_redis_7() -> None:
     import subprocess
 
-    from lab.redis_server import find_redis_server
+    from lab.runtime.process.redis_server import find_redis_server
 
     out = subprocess.run([find_redis_server(), "--version"], capture_output=True, text=True).stdout
     major = int(out.split("v=", 1)[1].split(".", 1)[0]) if "v=" in out else 0
@@ -159,12 +159,13 @@ def test_volatile_lru_evicts_the_chord_size_key_because_it_has_a_ttl():
 
 
 @pytest.mark.slow
-def test_noeviction_gives_oom_errors_that_fail_the_chord_or_lose_it():
-    """Mechanism 15 via noeviction, both outcomes the catalog names: storing a part's result hits OOM and Celery counts the part as failed (ChordError … OutOfMemoryError, most runs), or the failure itself cannot be stored and the chord stays PENDING (part-return-error)."""
+def test_noeviction_held_full_refuses_every_part_result_and_the_chord_stays_pending():
+    """Mechanism 15 via noeviction: while Redis stays full, storing a part's result hits OOM, and so does storing
+    its failure, so no part is counted; the chord stays PENDING and the workers' OOM lines are the proof."""
     result, verdicts = run("redis-eviction-noeviction")
     v = only(verdicts)
-    assert (v["verdict"], v["cause"]) in {("failed", "header-part-failed"), ("stuck", "part-return-error")}
-    assert "OutOfMemoryError" in v["summary"]
+    assert (v["verdict"], v["cause"]) == ("stuck", "part-return-error")
+    assert "OutOfMemoryError" in v["summary"] + evidence(v)
 
 
 @pytest.mark.slow

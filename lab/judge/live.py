@@ -217,7 +217,10 @@ def diagnose_linked(r: Reading) -> Diagnosis:
     elif d.cause == "chord-size-key-missing" and r.backend_kind == "redis" and ref.group_id:
         cause, why = why_size_key_gone(r)  # the checker sees .s missing; INFO and the TTLs tell how it went
         d.summary = f"{d.summary}: {why}"
-        if cause == "chord-error":  # failed, not stuck: its callback holds the ChordError
+        if cause is None:
+            d.verdict, d.cause, d.rule, d.likely_cause = "unknown", None, "doctor", "backend-data-lost"
+            d.missing.append(SIZE_KEY_WITNESS)
+        elif cause == "chord-error":  # failed, not stuck: its callback holds the ChordError
             d.verdict, d.cause, d.rule = "failed", None, "doctor"
             d.missing.append("the callback's id, for the ChordError it holds: it names no group; ask with --chord <callback id>")
         elif cause != d.cause:
@@ -422,8 +425,11 @@ def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:
     # 5. the size key is gone while the chord is open: which way it went
     if keys and ".s" not in keys and (".j" in keys or ".d" in keys) and ".c" not in keys and not cmeta:
         cause, why = why_size_key_gone(r)
-        return decided(cause, f"the chord size key .s is gone while the chord is open ({len(returned)} part(s) returned): "
-                              f"no part return can complete it; {why}")
+        gone_why = decided(cause, f"the chord size key .s is gone while the chord is open ({len(returned)} part(s) returned): "
+                                  f"no part return can complete it; {why}", "stuck" if cause else "unknown",
+                           None if cause else [SIZE_KEY_WITNESS])
+        gone_why.likely_cause = None if cause else "backend-data-lost"
+        return gone_why
     # 7. header parts that are nowhere: no meta, not returned, not queued, held by no live worker
     gone = [t for t in ref.header_ids if not r.meta(t) and t not in returned and t not in held_ids
             and t not in queued_ids and t not in unacked_ids]
@@ -474,8 +480,42 @@ def rabbitmq_unconsumed(r: Reading) -> str | None:
             f"message(s) with 0 consumers: it waits there (RabbitMQ: counted by passive declare, the message itself was not read)")
 
 
-def why_size_key_gone(r: Reading) -> tuple[str, str]:
-    """Eviction, a flush, a restart, a producer writing elsewhere, or expiry: read from INFO and the keys' TTLs."""
+SIZE_KEY_WITNESS = ("what wrote and removed .s: the producer's result_backend (ask with the producer's own app), the "
+                    "workers' (`inspect conf`), the time the chord was sent, or a ledger (the lab's flight recorder)")
+
+
+def same_backend(a: Any, b: Any) -> bool:
+    """Two result backend URLs name the same store: scheme, host, port and database, credentials aside."""
+    from urllib.parse import urlsplit
+
+    def key(url: Any) -> tuple | None:
+        if not isinstance(url, str) or "://" not in url:
+            return None
+        u = urlsplit(url)
+        try:
+            port = u.port
+        except ValueError:
+            port = None
+        path = u.path.rstrip("/") or ("/0" if u.scheme.startswith("redis") else "")
+        return (u.scheme, (u.hostname or "").lower(), port, path)
+
+    ka, kb = key(a), key(b)
+    return ka is not None and ka == kb
+
+
+def worker_backends(r: Reading) -> dict[str, str]:
+    """The result backend each worker says it runs with (``inspect conf``), where it said so."""
+    out = {}
+    for w, c in (r.workers.get("conf") or {}).items():
+        url = (c or {}).get("result_backend") or (c or {}).get("CELERY_RESULT_BACKEND")
+        if isinstance(url, str):
+            out[w] = url
+    return out
+
+
+def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
+    """Eviction, a flush, a restart, workers writing elsewhere, or expiry: read from INFO, the workers' own config
+    and the keys' TTLs.  ``None``: the evidence read cannot tell which (the text says what would)."""
     keys = r.keys
     stats = r.backend.get("stats") or {}
     claim = (keys.get(".c") or {}).get("value")
@@ -489,14 +529,30 @@ def why_size_key_gone(r: Reading) -> tuple[str, str]:
                                      f"(policy {stats.get('maxmemory_policy')})")
     if stats.get("flushes"):
         return "backend-data-lost", f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started"
+    mine = r.conf.get("result_backend")
+    theirs = worker_backends(r)
+    elsewhere = {w: u for w, u in theirs.items() if not same_backend(u, mine)}
+    if mine and elsewhere:
+        w, u = sorted(elsewhere.items())[0]
+        return "backend-mismatch", (f"{w} stores results in {u} (inspect conf), the app given reads {mine}: the producer "
+                                    "and the workers do not share one backend")
     uptime = stats.get("uptime_in_seconds")
     first = min((epoch((r.meta(t) or {}).get("date_done")) or r.t for t in r.ref.header_ids), default=r.t)
     if uptime is not None and int(uptime) + 2 < r.t - first:
         return "backend-data-lost", f"this Redis started {uptime} s ago, after the first part returned: what it held was lost"
-    if exp and exp >= 600 and left > exp - 600:
-        return "backend-mismatch", (f".j was last written {exp - left:.0f} s ago and .s would live {exp:g} s ({which}): it cannot "
-                                    "have expired unless the header ran for over " + f"{left:.0f} s; the producer wrote it to another backend")
-    return "chord-size-key-missing", f"it expired: the chord keys live {exp:g} s ({which})" if exp else "it was deleted"
+    cannot_expire = bool(exp and exp >= 600 and left > exp - 600)
+    if not cannot_expire:
+        return "chord-size-key-missing", f"it expired: the chord keys live {exp:g} s ({which})" if exp else "it was deleted"
+    ago = f".j was last written {exp - left:.0f} s ago and .s would live {exp:g} s ({which}), so it did not expire"
+    young = uptime is not None and int(uptime) < exp
+    agree = bool(theirs) and len(theirs) == len(r.workers.get("consumers") or theirs)
+    if young:  # a restart after the chord was sent, or a producer writing elsewhere: nothing read tells them apart
+        return None, (f"{ago}; nothing was evicted or flushed, "
+                      + ("every worker writes to the backend the app reads (inspect conf), " if agree else "")
+                      + f"but this Redis started {uptime} s ago, within the keys' lifetime: .s was lost in a restart"
+                      + (" if the producer writes here too" if agree else "") + ", or the producer wrote it to another backend")
+    return "backend-mismatch", (f"{ago}; nothing was evicted or flushed, and this Redis has run for {uptime} s, longer than "
+                                "any chord key lives: the producer wrote it to another backend (or a client deleted it)")
 
 
 def waiting_queue(r: Reading) -> str | None:
