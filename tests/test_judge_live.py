@@ -218,3 +218,11 @@ def test_a_young_server_and_workers_silent_on_their_backend_is_unknown_naming_th
 def test_a_server_older_than_any_chord_key_leaves_only_the_mismatch():
     d = diagnose(size_key_gone(200_000))
     assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d
+
+
+def test_the_size_key_in_another_database_of_the_server_proves_the_mismatch():
+    r = size_key_gone(30, worker_backend="redis://10.0.0.5:6379/1")
+    r["backend"]["size_key_elsewhere"] = {"key": "chord-unlock-g1.s", "db": 1, "looked": [0, 2], "found": [{"db": 2, "value": "3", "pttl_ms": 86_390_000}]}
+    d = diagnose(r)
+    assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d
+    assert ".s = 3 is in database 2 of this Redis server, and the parts returned into database 1" in d.summary

@@ -529,6 +529,11 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
                                      f"(policy {stats.get('maxmemory_policy')})")
     if stats.get("flushes"):
         return "backend-data-lost", f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started"
+    for other in (r.backend.get("size_key_elsewhere") or {}).get("found") or []:
+        here = r.backend["size_key_elsewhere"].get("db")
+        return "backend-mismatch", (f".s = {other['value']} is in database {other['db']} of this Redis server, and the parts "
+                                    f"returned into database {here}: the producer's result_backend names another database "
+                                    "than the workers'")
     mine = r.conf.get("result_backend")
     theirs = worker_backends(r)
     elsewhere = {w: u for w, u in theirs.items() if not same_backend(u, mine)}

@@ -226,6 +226,38 @@ def chord_keys(backend, gid: str) -> dict[str, Any]:
     return keys
 
 
+def size_key_elsewhere(backend, gid: str, max_dbs: int = 16) -> dict[str, Any]:
+    """The chord size key ``.s`` of ``gid`` in the other numbered databases of the same Redis server.
+
+    A producer whose result_backend names another database (``/1`` against the workers' ``/2``) writes
+    ``.s`` there, where no part returns.  Read with GET and PTTL on one short-lived connection per
+    database; nothing is written, and the backend's own connections are not switched."""
+    import redis
+
+    pool = backend.client.connection_pool
+    here = int(pool.connection_kwargs.get("db") or 0)
+    key = backend.get_key_for_group(gid, ".s")
+    try:
+        n = int((backend.client.config_get("databases") or {}).get("databases") or 16)
+    except Exception:  # CONFIG renamed or refused: Redis's default
+        n = 16
+    found: list[dict[str, Any]] = []
+    looked = [db for db in range(min(n, max_dbs)) if db != here]
+    for db in looked:
+        client = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class,
+                                                                  **{**pool.connection_kwargs, "db": db}))
+        try:
+            value = client.get(key)
+            if value is not None:
+                found.append({"db": db, "value": _str(value), "pttl_ms": client.pttl(key)})
+        except Exception:  # a database this user may not select
+            continue
+        finally:
+            client.close()
+            client.connection_pool.disconnect()
+    return {"key": _str(key), "db": here, "looked": looked, "found": found}
+
+
 def header_ids_from_keys(keys: dict[str, Any]) -> list[str]:
     """The header part ids the chord keys name, in header order (.d members are ``tid:index``)."""
     ids: dict[str, int] = {}

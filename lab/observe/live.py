@@ -455,6 +455,12 @@ def _read_one(dep: Deployment, ref: ChordRef, broker: dict[str, Any], workers: d
             metas[tid] = {"status": m.get("status"), "result": m.get("result"),
                           "traceback": (m.get("traceback") or "")[-2000:] or None, "date_done": m.get("date_done")}
     keys = dep.group_keys(ref.group_id) if ref.group_id else {}
+    if dep.backend_kind == "redis" and ref.group_id and ".s" not in keys and (".j" in keys or ".d" in keys):
+        try:  # the size key gone here: a producer writing to another database of this server wrote it there
+            backend["size_key_elsewhere"] = backend_reader.size_key_elsewhere(dep.app.backend, ref.group_id)
+            dep.reads.append(f"GET {backend['size_key_elsewhere']['key']} in the server's other databases")
+        except Exception as e:
+            backend["size_key_elsewhere"] = {"error": f"{type(e).__name__}: {e}"}
     return {"ref": asdict(ref), "keys": keys, "backend": backend,
             "metas": {t: dep.metas.get(t) for t in dict.fromkeys([*ids, *(m.get("parent_id") for m in
                                                                        (dep.metas.get(t) or {} for t in ids))]) if t}}
