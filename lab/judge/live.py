@@ -550,12 +550,14 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
         return "chord-size-key-missing", f"it expired: the chord keys live {exp:g} s ({which})" if exp else "it was deleted"
     ago = f".j was last written {exp - left:.0f} s ago and .s would live {exp:g} s ({which}), so it did not expire"
     young = uptime is not None and int(uptime) < exp
+    looked = (r.backend.get("size_key_elsewhere") or {}).get("looked") or []
     agree = bool(theirs) and len(theirs) == len(r.workers.get("consumers") or theirs)
     if young:  # a restart after the chord was sent, or a producer writing elsewhere: nothing read tells them apart
         return None, (f"{ago}; nothing was evicted or flushed, "
                       + ("every worker writes to the backend the app reads (inspect conf), " if agree else "")
                       + f"but this Redis started {uptime} s ago, within the keys' lifetime: .s was lost in a restart"
-                      + (" if the producer writes here too" if agree else "") + ", or the producer wrote it to another backend")
+                      + (" if the producer writes here too" if agree else "") + ", or the producer wrote it to another backend"
+                      + (f" (it is in none of this server's {len(looked)} other databases)" if looked else ""))
     return "backend-mismatch", (f"{ago}; nothing was evicted or flushed, and this Redis has run for {uptime} s, longer than "
                                 "any chord key lives: the producer wrote it to another backend (or a client deleted it)")
 
