@@ -7,56 +7,18 @@ the cause and the evidence the checker derives from them.
 from __future__ import annotations
 
 import copy
+from functools import partial
+
+from builders import CALLBACK_TASK, T0, W1, callback_published, callback_ran, chord, observations, parts_ran
 
 from lab.judge import judge, route_explanation, summarize
 
-T0 = 1000.0
-W1 = "w1@run-abc"
-
-
-def chord(**kw):
-    c = {"index": 0, "chord_id": "cb-1", "group_id": "g-1", "header_ids": ["p1", "p2", "p3"],
-         "header_task": "lab.part", "callback_task": "lab.collect", "header_queue": "execution",
-         "callback_queue": "reports", "expected": [5, 6, 7], "sent_at": T0 + 1}
-    c.update(kw)
-    return c
-
-
-def parts_ran(ids=("p1", "p2", "p3"), values=(5, 6, 7), state="SUCCESS", worker=W1, t=T0 + 2):
-    ev = []
-    for i, (p, v) in enumerate(zip(ids, values)):
-        ev.append({"event": "start", "t": t + i * 0.01, "task_id": p, "name": "lab.part", "group_id": "g-1", "worker": worker, "args": [v, 0, False]})
-        ev.append({"event": "end", "t": t + i * 0.01 + 0.005, "task_id": p, "name": "lab.part", "group_id": "g-1", "worker": worker, "state": state, "result": v})
-    return ev
-
-
-def obs(ledger, *, queues=None, consumers=None, metas=None, chord_keys=None, chords=None, scenario=None, size_ttls=None, registered=None):
-    return {
-        "started_at": T0,
-        "scenario": scenario or {"name": "t", "expect": "stuck", "config": {"task_routes": {"lab.collect": {"queue": "reports"}}}},
-        "chords": chords or [chord()],
-        "ledger": ledger,
-        "size_ttls": size_ttls or [],
-        "probe": {
-            "quiesced": True,
-            "broker": {"queues": queues or {}, "unacked": []},
-            "workers": {"consumers": consumers if consumers is not None else {W1: ["execution"]}, "registered": registered or {}},
-            "backend": {"kind": "redis", "metas": metas or {}, "chord_keys": chord_keys or {}, "stats": {}},
-            "logs": {},
-        },
-    }
-
-
-def published_cb(queue="reports", by=W1):
-    return {"event": "publish", "t": T0 + 2.1, "task_id": "cb-1", "name": "lab.collect", "queue": queue, "by": by}
-
-
-def callback_ran(args=None, state="SUCCESS", n=1):
-    ev = []
-    for i in range(n):
-        ev.append({"event": "start", "t": T0 + 2.2 + i, "task_id": "cb-1", "name": "lab.collect", "worker": W1, "args": [args if args is not None else [5, 6, 7]]})
-        ev.append({"event": "end", "t": T0 + 2.3 + i, "task_id": "cb-1", "name": "lab.collect", "worker": W1, "state": state, "result": args})
-    return ev
+# This file's world, the origin case: the parts go to 'execution', task_routes sends the callback to
+# 'reports', and w1 consumes 'execution' only.
+ROUTED = {"name": "t", "expect": "stuck", "config": {"task_routes": {CALLBACK_TASK: {"queue": "reports"}}}}
+obs = partial(observations, scenario=ROUTED, chords=[chord(header_queue="execution", callback_queue="reports")],
+              consumers={W1: ["execution"]})
+published_cb = partial(callback_published, queue="reports")
 
 
 def test_callback_in_unconsumed_queue_is_stuck_with_proof():
@@ -147,7 +109,7 @@ def test_unregistered_callback_without_meta_is_stuck():
 def test_size_key_expired_before_parts_returned():
     """Mechanism 4: .s expired (TTL read after sending) before the parts returned; .j holds them; nothing published."""
     keys = {"cb-1": {".s": {"type": "none"}, ".j": {"type": "zset", "card": 3, "pttl_ms": 900}}}
-    o = obs(parts_ran(t=T0 + 4), chord_keys=keys, size_ttls=[{"chord_id": "cb-1", "pttl_ms": 1000, "t": T0 + 1.0}])
+    o = obs(parts_ran(t=T0 + 4, took=0.005), chord_keys=keys, size_ttls=[{"chord_id": "cb-1", "pttl_ms": 1000, "t": T0 + 1.0}])
     (v,) = judge(o)
     assert (v.verdict, v.cause) == ("stuck", "chord-size-key-missing")
     assert v.summary.startswith("the chord size key expired 2.0 s before the first part returned")

@@ -8,70 +8,10 @@ tests in test_mechanisms.py prove the same causes on real runs.
 
 from __future__ import annotations
 
+from builders import PARTS, T0, VALUES, W1, chord, end, keys, parts_ran, publish, start
+from builders import observations as obs
+
 from lab.judge import CAUSES, judge, summarize
-
-T0 = 1000.0
-W1 = "w1@run-abc"
-PARTS = ("p1", "p2", "p3")
-VALUES = (5, 6, 7)
-
-
-def chord(**kw):
-    c = {"index": 0, "chord_id": "cb-1", "group_id": "g-1", "header_ids": list(PARTS), "header_task": "lab.part",
-         "callback_task": "lab.collect", "header_queue": "celery", "callback_queue": "celery",
-         "expected": list(VALUES), "durations": [0.1, 0.1, 0.1], "sent_at": T0 + 1}
-    c.update(kw)
-    return c
-
-
-def start(tid, t, *, pid=100, worker=W1, value=None, redelivered=False, name="lab.part"):
-    return {"event": "start", "t": t, "task_id": tid, "name": name, "worker": worker, "pid": pid,
-            "args": [value], "redelivered": redelivered}
-
-
-def end(tid, t, *, state="SUCCESS", pid=100, worker=W1, result=None, name="lab.part"):
-    return {"event": "end", "t": t, "task_id": tid, "name": name, "worker": worker, "pid": pid, "state": state, "result": result}
-
-
-def parts_ran(ids=PARTS, values=VALUES, t=T0 + 2, state="SUCCESS"):
-    ev = []
-    for i, (p, v) in enumerate(zip(ids, values)):
-        ev += [start(p, t + i * 0.01, value=v, pid=100 + i), end(p, t + i * 0.01 + 0.1, state=state, result=v, pid=100 + i)]
-    return ev
-
-
-def obs(ledger, *, queues=None, unacked=None, consumers=None, metas=None, chord_keys=None, stats=None, backend_kind="redis",
-        timeline=None, scenario=None, chords=None, size_ttls=None, logs=None, quiescence=None, extra_backend=None,
-        topology=None, probe_t=None):
-    backend = {"kind": backend_kind, "metas": metas or {}}
-    if backend_kind == "redis":
-        backend.update({"chord_keys": chord_keys or {}, "stats": stats or {}})
-    backend.update(extra_backend or {})
-    return {
-        "started_at": T0,
-        "scenario": scenario or {"name": "t", "expect": "stuck", "workers": [{"name": "w1"}], "config": {}},
-        "topology": topology or {"result_backend": "redis://127.0.0.1:7000/1"},
-        "chords": chords or [chord()],
-        "ledger": ledger,
-        "size_ttls": size_ttls or [],
-        "timeline": timeline or [],
-        "quiescence": quiescence or {"how": "quiet"},
-        "probe": {
-            "t": probe_t or T0 + 10,
-            "quiesced": True,
-            "broker": {"queues": queues or {}, "unacked": unacked or []},
-            "workers": {"consumers": consumers if consumers is not None else {W1: ["celery"]}, "registered": {}},
-            "backend": backend,
-            "logs": logs or {},
-        },
-    }
-
-
-def keys(s=3, j=None, c=None):
-    k = {".s": {"type": "string", "value": s, "pttl_ms": 86_000_000} if s is not None else {"type": "none"},
-         ".j": {"type": "zset", "card": j, "pttl_ms": 86_000_000} if j is not None else {"type": "none"},
-         ".t": {"type": "none"}, ".c": {"type": "string", "value": c} if c else {"type": "none"}}
-    return {"cb-1": k}
 
 
 def text(v) -> str:
@@ -354,8 +294,7 @@ def test_rabbitmq_queue_count_and_zero_consumers_prove_the_callback_waits():
     """Mechanism 1 on RabbitMQ: messages cannot be peeked, so the broker's message count (2), its consumer count (0) and the ledger's publishes prove it: stuck, callback-queue-unconsumed."""
     c2 = chord(index=1, chord_id="cb-2", group_id="g-2", header_ids=["q1", "q2", "q3"])
     ledger = parts_ran() + parts_ran(ids=("q1", "q2", "q3"))
-    ledger += [{"event": "publish", "t": T0 + 2.5, "task_id": cid, "name": "lab.collect", "queue": "reports", "by": W1}
-               for cid in ("cb-1", "cb-2")]
+    ledger += [publish(cid, T0 + 2.5, name="lab.collect", queue="reports", by=W1) for cid in ("cb-1", "cb-2")]
     o = obs(ledger, chords=[chord(), c2], consumers={W1: ["execution"]},
             queues={"reports": {"length": 2, "consumers": 0, "messages": []}},
             scenario={"name": "t", "expect": "stuck", "config": {"task_routes": {"lab.collect": {"queue": "reports"}}}})
@@ -368,7 +307,7 @@ def test_rabbitmq_queue_count_and_zero_consumers_prove_the_callback_waits():
 
 def test_rabbitmq_queue_with_a_consumer_is_not_stuck():
     """The same counts with one consumer on the queue: the callback is in flight, not stuck."""
-    ledger = parts_ran() + [{"event": "publish", "t": T0 + 2.5, "task_id": "cb-1", "name": "lab.collect", "queue": "reports", "by": W1}]
+    ledger = parts_ran() + [publish("cb-1", T0 + 2.5, name="lab.collect", queue="reports", by=W1)]
     o = obs(ledger, consumers={W1: ["execution", "reports"]}, queues={"reports": {"length": 1, "consumers": 1, "messages": []}})
     (v,) = judge(o)
     assert v.verdict == "unknown" and not v.final
@@ -376,7 +315,7 @@ def test_rabbitmq_queue_with_a_consumer_is_not_stuck():
 
 def test_silence_from_every_worker_is_not_proof_of_no_consumer():
     """A callback waits in a queue and no worker answered inspect (reconnecting after a broker restart): not final, never stuck."""
-    ledger = parts_ran() + [{"event": "publish", "t": T0 + 2.5, "task_id": "cb-1", "name": "lab.collect", "queue": "celery", "by": W1}]
+    ledger = parts_ran() + [publish("cb-1", T0 + 2.5, name="lab.collect", queue="celery", by=W1)]
     o = obs(ledger, consumers={}, queues={"celery": {"length": 1, "messages": [{"task_id": "cb-1"}]}})
     (v,) = judge(o)
     assert v.verdict == "unknown" and not v.final

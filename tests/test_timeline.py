@@ -14,6 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from builders import T0, W1, chord, end, observations, publish, start
+
+from lab.observe.model import LedgerEvent, Observations, TimelineEntry
 from lab.views.timeline import render_terminal, task_lifecycles, timeline_events, write_svg
 
 DATA = pathlib.Path(__file__).parent / "data" / "observations_split_queues.json"
@@ -22,7 +25,7 @@ HOST = "w1@split-queues-ab12"
 
 
 @pytest.fixture
-def obs() -> dict:
+def obs() -> Observations:
     return json.loads(DATA.read_text())
 
 
@@ -209,43 +212,21 @@ def test_timeline_events_does_not_modify_its_input(obs):
 # the timeline never contradicts the ledger, whatever the order of its events
 # --------------------------------------------------------------------------
 
-T0 = 1_800_000_000.0
-SKEW_HOST = "w1@skew-host"
 PART_IDS = [f"5e000000-0000-4000-8000-00000000000{i}" for i in range(4)]
 SKEW_CALLBACK = "5e000000-0000-4000-8000-0000000000cb"
 
 
-def _publish(tid: str, t: float, name: str = "lab.part", by: str = "producer") -> dict:
-    return {"event": "publish", "t": T0 + t, "task_id": tid, "name": name, "queue": "celery", "by": by}
+def _skew_obs(ledger: list[LedgerEvent], parts: int = 2, timeline: list[TimelineEntry] | None = None) -> Observations:
+    """One chord of ``parts`` parts on w1 consuming ``celery``; the probe (at 3 s) found the queue empty."""
+    return observations(ledger, run_id="skew-20261201T000000-5e5e5e", scenario={"name": "skew"},
+                        chords=[chord(chord_id=SKEW_CALLBACK, header_ids=PART_IDS[:parts], sent_at=T0 + 0.9)],
+                        queues={"celery": {"length": 0, "messages": []}}, timeline=timeline, probe_t=T0 + 3.0)
 
 
-def _start(tid: str, t: float, pid: int | None = 4101, name: str = "lab.part", **extra) -> dict:
-    e = {"event": "start", "t": T0 + t, "task_id": tid, "name": name, "worker": SKEW_HOST, "pid": pid, **extra}
-    return e if pid is not None else {k: v for k, v in e.items() if k != "pid"}
-
-
-def _end(tid: str, t: float, state: str = "SUCCESS", pid: int | None = 4101, name: str = "lab.part") -> dict:
-    e = {"event": "end", "t": T0 + t, "task_id": tid, "name": name, "worker": SKEW_HOST, "pid": pid, "state": state}
-    return e if pid is not None else {k: v for k, v in e.items() if k != "pid"}
-
-
-def _skew_obs(ledger: list[dict], parts: int = 2, timeline: list[dict] | None = None) -> dict:
-    """One chord on one worker consuming ``celery``; the probe found the queue empty and w1 consuming it."""
-    return {
-        "run_id": "skew-20261201T000000-5e5e5e", "scenario": {"name": "skew"}, "started_at": T0,
-        "topology": {"workers": [{"name": "w1", "hostname": SKEW_HOST, "queues": ["celery"], "ready_at": T0 + 0.5}]},
-        "chords": [{"index": 0, "chord_id": SKEW_CALLBACK, "header_ids": PART_IDS[:parts], "header_task": "lab.part",
-                    "callback_task": "lab.collect", "header_queue": "celery", "callback_queue": "celery",
-                    "sent_at": T0 + 0.9}],
-        "ledger": ledger, "timeline": timeline or [],
-        "probe": {"t": T0 + 3.0, "broker": {"queues": {"celery": {"length": 0, "messages": []}}, "unacked": []},
-                  "workers": {"consumers": {SKEW_HOST: ["celery"]}}},
-    }
-
-
-def _callback_ran() -> list[dict]:
-    return [_publish(SKEW_CALLBACK, 1.50, "lab.collect", by=SKEW_HOST),
-            _start(SKEW_CALLBACK, 1.52, 4102, "lab.collect"), _end(SKEW_CALLBACK, 1.60, pid=4102, name="lab.collect")]
+def _callback_ran() -> list[LedgerEvent]:
+    return [publish(SKEW_CALLBACK, T0 + 1.50, name="lab.collect", by=W1),
+            start(SKEW_CALLBACK, T0 + 1.52, pid=4102, name="lab.collect"),
+            end(SKEW_CALLBACK, T0 + 1.60, pid=4102, name="lab.collect")]
 
 
 def _part_bars(events: list[dict], tid: str) -> tuple[list[dict], list[dict]]:
@@ -266,13 +247,13 @@ def _glyph_styles(renderable, glyph: str) -> set[str]:
 # part 0's events as logged, in the ledger's list order; part 1 is an ordinary run
 SKEWED_PART0 = {
     "start and end logged before the publish": [
-        _start(PART_IDS[0], 1.00), _end(PART_IDS[0], 1.10), _publish(PART_IDS[0], 1.12)],
+        start(PART_IDS[0], T0 + 1.00), end(PART_IDS[0], T0 + 1.10), publish(PART_IDS[0], T0 + 1.12)],
     "started before published, ended after": [
-        _start(PART_IDS[0], 1.00), _publish(PART_IDS[0], 1.02), _end(PART_IDS[0], 1.10)],
+        start(PART_IDS[0], T0 + 1.00), publish(PART_IDS[0], T0 + 1.02), end(PART_IDS[0], T0 + 1.10)],
     "ended before started (timestamp skew), publish last in the list": [
-        _end(PART_IDS[0], 1.00), _start(PART_IDS[0], 1.05), _publish(PART_IDS[0], 0.98)],
+        end(PART_IDS[0], T0 + 1.00), start(PART_IDS[0], T0 + 1.05), publish(PART_IDS[0], T0 + 0.98)],
     "everything reversed, no pids recorded": [
-        _publish(PART_IDS[0], 1.12), _end(PART_IDS[0], 1.10, pid=None), _start(PART_IDS[0], 1.00, pid=None)],
+        publish(PART_IDS[0], T0 + 1.12), end(PART_IDS[0], T0 + 1.10, pid=None), start(PART_IDS[0], T0 + 1.00, pid=None)],
 }
 
 
@@ -280,8 +261,8 @@ SKEWED_PART0 = {
 def test_part_that_ran_is_drawn_ran_whatever_its_event_order(case, tmp_path):
     """A part with a start and an end SUCCESS is a green bar in the events, the terminal and the SVG, never
     "never ran", even when its start (or end) was logged before its publish or its end before its start."""
-    ledger = SKEWED_PART0[case] + [_publish(PART_IDS[1], 1.00), _start(PART_IDS[1], 1.01, 4102),
-                                   _end(PART_IDS[1], 1.20, pid=4102)] + _callback_ran()
+    ledger = SKEWED_PART0[case] + [publish(PART_IDS[1], T0 + 1.00), start(PART_IDS[1], T0 + 1.01, pid=4102),
+                                   end(PART_IDS[1], T0 + 1.20, pid=4102)] + _callback_ran()
     obs = _skew_obs(ledger)
     events = timeline_events(obs)
     runs, waits = _part_bars(events, PART_IDS[0])
@@ -308,7 +289,7 @@ def test_part_discarded_before_its_publish_was_logged_is_taken_not_waiting(tmp_p
     """A worker that received a part and discarded it (unregistered) before the producer logged the publish
     took the message: the part is drawn discarded, not as a message that never ran."""
     ledger = [{"event": "unregistered", "t": T0 + 1.00, "task_id": PART_IDS[0], "name": "lab.part",
-               "worker": SKEW_HOST, "error": "KeyError"}, _publish(PART_IDS[0], 1.03)]
+               "worker": W1, "error": "KeyError"}, publish(PART_IDS[0], T0 + 1.03)]
     obs = _skew_obs(ledger, parts=1)
     events = timeline_events(obs)
     runs, waits = _part_bars(events, PART_IDS[0])
@@ -323,9 +304,9 @@ def test_part_discarded_before_its_publish_was_logged_is_taken_not_waiting(tmp_p
 def test_killed_run_and_its_redelivery_pair_by_process(tmp_path):
     """A start in a process that was killed, then a redelivered start and end in another process of the same
     worker: the redelivered run is the SUCCESS bar and the killed one ends at the fault (not the other way)."""
-    kill = {"t": T0 + 1.30, "kind": "fault", "what": f"SIGKILL worker {SKEW_HOST}"}
-    ledger = [_publish(PART_IDS[0], 1.00), _start(PART_IDS[0], 1.01, 4101),
-              _start(PART_IDS[0], 2.00, 4202, redelivered=True), _end(PART_IDS[0], 2.10, pid=4202)]
+    kill = {"t": T0 + 1.30, "kind": "fault", "what": f"SIGKILL worker {W1}"}
+    ledger = [publish(PART_IDS[0], T0 + 1.00), start(PART_IDS[0], T0 + 1.01, pid=4101),
+              start(PART_IDS[0], T0 + 2.00, pid=4202, redelivered=True), end(PART_IDS[0], T0 + 2.10, pid=4202)]
     obs = _skew_obs(ledger, parts=1, timeline=[kill])
     runs, waits = _part_bars(timeline_events(obs), PART_IDS[0])
     by_outcome = {b["outcome"]: b for b in runs}
@@ -339,8 +320,8 @@ def test_killed_run_and_its_redelivery_pair_by_process(tmp_path):
 def test_message_that_never_ran_still_says_so_in_both_drawings(tmp_path):
     """The fix must not hide a real stop: a part published and never started is "never ran" in both drawings,
     and a retry message published after the only run is the one left waiting."""
-    ledger = [_publish(PART_IDS[0], 1.00), _start(PART_IDS[0], 0.99), _end(PART_IDS[0], 1.10, "RETRY"),
-              _publish(PART_IDS[0], 1.05, by=SKEW_HOST), _publish(PART_IDS[1], 1.00)]
+    ledger = [publish(PART_IDS[0], T0 + 1.00), start(PART_IDS[0], T0 + 0.99), end(PART_IDS[0], T0 + 1.10, state="RETRY"),
+              publish(PART_IDS[0], T0 + 1.05, by=W1), publish(PART_IDS[1], T0 + 1.00)]
     obs = _skew_obs(ledger)
     events = timeline_events(obs)
     _, waits0 = _part_bars(events, PART_IDS[0])
@@ -354,7 +335,7 @@ def test_message_that_never_ran_still_says_so_in_both_drawings(tmp_path):
 
 def test_task_lifecycles_reads_events_in_any_order():
     """The one source of a task's lifecycle gives the same answer for every order of the same events."""
-    events = [_publish(PART_IDS[0], 1.2), _start(PART_IDS[0], 1.0), _end(PART_IDS[0], 1.1, "FAILURE")]
+    events = [publish(PART_IDS[0], T0 + 1.2), start(PART_IDS[0], T0 + 1.0), end(PART_IDS[0], T0 + 1.1, state="FAILURE")]
     rnd = random.Random(7)
     for _ in range(10):
         rnd.shuffle(events)
@@ -377,25 +358,25 @@ def skewed_chords(draw):
     with_pids = draw(st.booleans())
     skew = st.floats(-0.4, 0.4, allow_nan=False)
 
-    def t(base: float) -> float:
-        return base + draw(skew)
+    def t(base: float) -> float:  # a time of the run, skewed
+        return T0 + base + draw(skew)
 
     ledger: list[dict] = []
     for i, fate in enumerate(fates):
         tid, pid = PART_IDS[i], (4101 + i if with_pids else None)
-        ledger.append(_publish(tid, t(1.0)))
+        ledger.append(publish(tid, t(1.0)))
         if fate in ("SUCCESS", "FAILURE"):
-            ledger += [_start(tid, t(1.1), pid), _end(tid, t(1.3), fate, pid)]
+            ledger += [start(tid, t(1.1), pid=pid), end(tid, t(1.3), state=fate, pid=pid)]
         elif fate == "unfinished":
-            ledger.append(_start(tid, t(1.1), pid))
+            ledger.append(start(tid, t(1.1), pid=pid))
         elif fate == "unregistered":
-            ledger.append({"event": "unregistered", "t": T0 + t(1.1), "task_id": tid, "name": "lab.part",
-                           "worker": SKEW_HOST, "error": "KeyError"})
+            ledger.append({"event": "unregistered", "t": t(1.1), "task_id": tid, "name": "lab.part",
+                           "worker": W1, "error": "KeyError"})
         elif fate.startswith("killed"):     # two processes: only the pid tells the runs apart
-            ledger += [_start(tid, t(1.1), 4201 + i), _start(tid, t(1.6), 4301 + i, redelivered=True),
-                       _end(tid, t(1.8), "SUCCESS", 4301 + i)]
+            ledger += [start(tid, t(1.1), pid=4201 + i), start(tid, t(1.6), pid=4301 + i, redelivered=True),
+                       end(tid, t(1.8), state="SUCCESS", pid=4301 + i)]
         elif fate.startswith("prefetched"):     # its only start is a redelivery: still the message taken
-            ledger += [_start(tid, t(1.6), pid, redelivered=True), _end(tid, t(1.8), "SUCCESS", pid)]
+            ledger += [start(tid, t(1.6), pid=pid, redelivered=True), end(tid, t(1.8), state="SUCCESS", pid=pid)]
     return fates, draw(st.permutations(ledger))
 
 

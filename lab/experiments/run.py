@@ -25,6 +25,7 @@ from typing import Any, Callable
 from lab import records
 from lab.observe import ledger
 from lab.observe import probe as observe
+from lab.observe.model import ExitedWorker, Observations, Probe, Quiescence, SentChord, TimelineEntry
 from lab.runtime.celery_app import UNRELEASED, build_app, release
 from lab.judge import Verdict, judge, summarize
 from lab.drive.nemesis import Nemesis
@@ -63,9 +64,9 @@ def _unreachable(probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"error": f"{type(e).__name__}: {str(e).strip()[:300]}"}
 
 
-def exited_workers(topo: Any) -> list[dict[str, Any]]:
+def exited_workers(topo: Any) -> list[ExitedWorker]:
     """Every worker whose current life has ended: name, pid, how (the judge asks whether a fault planned it)."""
-    out = []
+    out: list[ExitedWorker] = []
     for w in getattr(topo, "workers", None) or []:
         node = getattr(w, "node", None)
         if node is None or not hasattr(node, "alive") or node.alive():
@@ -75,7 +76,7 @@ def exited_workers(topo: Any) -> list[dict[str, Any]]:
     return out
 
 
-def probe_all(topo: Topology, app, sent: list[dict], watch: observe.LedgerWatch, quiesced: bool) -> dict[str, Any]:
+def probe_all(topo: Topology, app, sent: list[SentChord], watch: observe.LedgerWatch, quiesced: bool) -> Probe:
     watch.poll()
     queues = observe.known_queues(topo.scenario.to_dict(), sent, watch.events)
     lost = redis_lost(getattr(topo, "redis", None))  # no heal left it down: nobody planned this
@@ -126,8 +127,8 @@ class Judged:
     observations, and the verdicts judged from them."""
 
     app: Any
-    sent: list[dict[str, Any]]
-    obs: dict[str, Any]
+    sent: list[SentChord]
+    obs: Observations
     verdicts: list[Verdict]
     outcome: dict[str, Any]
     timings: dict[str, float]
@@ -143,7 +144,7 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     scenario: Scenario = topo.scenario
     run_id, run_dir = topo.run_id, topo.run_dir
     started_at = started_at or time.time()
-    timeline: list[dict[str, Any]] = [{"t": started_at, "kind": "run", "what": f"run {run_id} started"}]
+    timeline: list[TimelineEntry] = [{"t": started_at, "kind": "run", "what": f"run {run_id} started"}]
     timings: dict[str, float] = {"boot_s": topo.boot_s}
     if topo.redis is not None:
         timeline.append({"t": topo.redis.ready_at, "kind": "ready", "what": "redis-server"})
@@ -175,7 +176,7 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
         rep.step(f"sending stopped: {lost}")
         watch.poll()
         total, started, ended = observe.parts_state(watch.events, sent)
-        quiescence = {"how": "server-lost", "t": time.time(), "waited_s": 0.0, "parts": [total, started, ended],
+        quiescence: Quiescence = {"how": "server-lost", "t": time.time(), "waited_s": 0.0, "parts": [total, started, ended],
                       "note": lost}
     else:
         if failed:
@@ -201,7 +202,7 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     deadline = time.time() + scenario.settle
     while True:
         probe = probe_all(topo, app, sent, watch, quiesced=True)
-        obs = {
+        obs: Observations = {
             "run_id": run_id, "scenario": scenario.to_dict(), "seed": seed, "started_at": started_at,
             "topology": topo.describe(), "chords": sent, "size_ttls": size_ttls, "quiescence": quiescence,
             "ledger": list(watch.events), "probe": probe, "timeline": timeline,

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lab.judge.causes import CAUSES  # noqa: E402,F401 (the meanings: written once, in the catalogue)
+from lab.observe.model import LedgerEvent, Observations
 
 FAILURE_STATES = {"FAILURE", "REVOKED"}
 BACKEND_ERRORS = re.compile(r"OutOfMemoryError|TimeoutError|ConnectionError|BusyLoadingError|ReadOnlyError")
@@ -77,9 +78,9 @@ def route_explanation(scenario: dict, task_name: str, queue: str | None) -> str 
 class Judge:
     """Judges one run's observations."""
 
-    def __init__(self, obs: dict):
+    def __init__(self, obs: Observations):
         self.obs = obs
-        self.events: list[dict] = obs.get("ledger") or []
+        self.events: list[LedgerEvent] = obs.get("ledger") or []
         probe = obs.get("probe") or {}
         self.probe = probe
         self.queues: dict[str, dict] = (probe.get("broker") or {}).get("queues") or {}
@@ -894,7 +895,7 @@ def _multiset_diff(a: list, b: list) -> list:
     return out
 
 
-def judge(obs: dict) -> list[Verdict]:
+def judge(obs: Observations) -> list[Verdict]:
     """A verdict for every chord in the observations."""
     j = Judge(obs)
     return [j.judge_chord(c) for c in obs.get("chords") or []]

@@ -33,6 +33,7 @@ from lab.observe import ledger
 from lab.observe.backend import (CHORD_KEY_SUFFIXES, _jsonable, probe_database_backend,  # noqa: F401 (the face)
                                  probe_redis_backend, probe_rpc_backend, probe_worker_backends)
 from lab.observe.broker import RedisNaming, peek_redis, rabbitmq_counts
+from lab.observe.model import BrokerProbe, DeadPart, LedgerEvent, Quiescence, SentChord, WorkersProbe
 from lab.observe.workers import read_workers
 
 LOG_PATTERNS = re.compile(
@@ -50,7 +51,7 @@ class LedgerWatch:
     def __init__(self, ledger_dir: Path):
         self.dir = ledger_dir
         self.offsets: dict[str, int] = {}
-        self.events: list[dict[str, Any]] = []
+        self.events: list[LedgerEvent] = []
 
     def poll(self) -> int:
         new = list(ledger.read(self.dir, self.offsets))
@@ -58,7 +59,7 @@ class LedgerWatch:
         return len(new)
 
 
-def parts_state(events: list[dict], sent: list[dict]) -> tuple[int, int, int]:
+def parts_state(events: list[LedgerEvent], sent: list[SentChord]) -> tuple[int, int, int]:
     """(parts expected, parts started, parts ended) over every chord."""
     header_ids = {h for c in sent for h in c["header_ids"]}
     started = {e["task_id"] for e in events if e["event"] == "start" and e.get("task_id") in header_ids}
@@ -66,7 +67,7 @@ def parts_state(events: list[dict], sent: list[dict]) -> tuple[int, int, int]:
     return len(header_ids), len(started), len(ended)
 
 
-def dead_parts(events: list[dict], sent: list[dict]) -> list[dict[str, Any]]:
+def dead_parts(events: list[LedgerEvent], sent: list[SentChord]) -> list[DeadPart]:
     """Header parts that started and never ended, whose process is gone: they will never end.
 
     The ledger's start event names the pid that ran the part (a pool child, or
@@ -75,7 +76,7 @@ def dead_parts(events: list[dict], sent: list[dict]) -> list[dict[str, Any]]:
     it and that pid no longer runs.
     """
     header_ids = {h for c in sent for h in c["header_ids"]}
-    last_start: dict[str, dict] = {}
+    last_start: dict[str, LedgerEvent] = {}
     last_end: dict[str, float] = {}
     for e in events:
         tid = e.get("task_id")
@@ -85,7 +86,7 @@ def dead_parts(events: list[dict], sent: list[dict]) -> list[dict[str, Any]]:
             last_start[tid] = e
         elif e["event"] == "end":
             last_end[tid] = max(last_end.get(tid, 0.0), e["t"])
-    dead = []
+    dead: list[DeadPart] = []
     for tid, s in last_start.items():
         if last_end.get(tid, -1.0) >= s["t"]:
             continue
@@ -103,9 +104,9 @@ def _pid_runs(pid: Any) -> bool:
         return False
 
 
-def wait_for_quiescence(watch: LedgerWatch, sent: list[dict], *, quiet: float, bound: float,
+def wait_for_quiescence(watch: LedgerWatch, sent: list[SentChord], *, quiet: float, bound: float,
                         on_progress: Callable[[int, int, int], None] | None = None,
-                        should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+                        should_stop: Callable[[], bool] | None = None) -> Quiescence:
     """Wait until every header part ended, or the ledger was still for ``quiet`` s with no part in
     flight, or ``bound`` s passed.  Return how it ended, with what was last seen.
 
@@ -113,7 +114,7 @@ def wait_for_quiescence(watch: LedgerWatch, sent: list[dict], *, quiet: float, b
     The parts dead at the end are part of the answer, as evidence for the checker.
     """
     t0 = last_change = time.time()
-    dead: list[dict[str, Any]] = []
+    dead: list[DeadPart] = []
     while True:
         if watch.poll():
             last_change = time.time()
@@ -130,7 +131,7 @@ def wait_for_quiescence(watch: LedgerWatch, sent: list[dict], *, quiet: float, b
         if idle >= quiet:
             dead = dead_parts(watch.events, sent) if started > ended else []
             if started - ended - len(dead) <= 0:
-                found = {"how": "quiet", "t": now, "waited_s": now - t0, "parts": [total, started, ended]}
+                found: Quiescence = {"how": "quiet", "t": now, "waited_s": now - t0, "parts": [total, started, ended]}
                 if dead:
                     found["dead_parts"] = dead
                 return found
@@ -147,7 +148,7 @@ def wait_for_quiescence(watch: LedgerWatch, sent: list[dict], *, quiet: float, b
 # -- probes ---------------------------------------------------------------
 
 
-def probe_redis_broker(client, queue_names: set[str], naming: RedisNaming = RedisNaming()) -> dict[str, Any]:
+def probe_redis_broker(client, queue_names: set[str], naming: RedisNaming = RedisNaming()) -> BrokerProbe:
     """Queue lengths and the task ids waiting in each, peeked without consuming (the shared broker reader)."""
     seen = peek_redis(client, queue_names, naming, depth=MAX_PEEK, shown=MAX_PEEK)
     slim = lambda ms: [{"task_id": m.get("task_id"), "name": m.get("name")} for m in ms]  # noqa: E731 (what a record keeps)
@@ -155,12 +156,12 @@ def probe_redis_broker(client, queue_names: set[str], naming: RedisNaming = Redi
             "unacked": slim(seen["unacked"]), "bindings": seen["bindings"]}
 
 
-def probe_rabbitmq_broker(app, queue_names: set[str]) -> dict[str, Any]:
+def probe_rabbitmq_broker(app, queue_names: set[str]) -> BrokerProbe:
     """Message and consumer counts from the broker itself (passive declare: creates nothing)."""
     return {k: v for k, v in rabbitmq_counts(app, queue_names).items() if k != "counts_only"}
 
 
-def probe_workers(app, n_workers: int, timeout: float = 1.0) -> dict[str, Any]:
+def probe_workers(app, n_workers: int, timeout: float = 1.0) -> WorkersProbe:
     """Which queues each live worker consumes, and what it has registered (broadcast, bounded)."""
     return read_workers(app, n_workers, timeout)
 
@@ -179,7 +180,7 @@ def worker_log_lines(log_paths: dict[str, Path], since: dict[str, int] | None = 
     return out
 
 
-def known_queues(scenario: dict, sent: list[dict], events: list[dict]) -> set[str]:
+def known_queues(scenario: dict, sent: list[SentChord], events: list[LedgerEvent]) -> set[str]:
     names = {"celery"}
     for w in scenario.get("workers", []):
         names.update(w.get("queues") or [])

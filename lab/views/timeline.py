@@ -52,6 +52,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from lab.observe.model import Observations
+
 __all__ = ["Lifecycle", "Run", "task_lifecycles", "timeline_events", "render_terminal", "write_svg"]
 
 #: Verdict names in the order counts are shown in titles.
@@ -330,7 +332,7 @@ def _assign_slots(bars: list[dict], cap: int = MAX_SLOTS) -> int:
     return max(1, len(ends))
 
 
-def timeline_events(observations: dict) -> list[dict]:
+def timeline_events(observations: Observations) -> list[dict]:
     """Derive the lanes, bars and marks of a run from its observations.
 
     Pure: reads the dict, returns a new list.  Times are seconds since the
@@ -845,7 +847,7 @@ def _fit(text: Text, width: int) -> Text:
     return text
 
 
-def render_terminal(observations: dict, verdicts: list[dict], *, width: int = 100) -> RenderableType:
+def render_terminal(observations: Observations, verdicts: list[dict], *, width: int = 100) -> RenderableType:
     """A compact character chart of the run that fits in ``width`` columns.
 
     One row per lane (more when runs overlap on a worker), a time axis in
@@ -1068,7 +1070,7 @@ def _top_marks(marks: list[dict], lane_y: dict) -> list[dict]:
             or (m["lane"] not in lane_y and m["kind"] in ("probe", "ready", "note", "sent", "stopped"))]
 
 
-def write_svg(observations: dict, verdicts: list[dict], path: pathlib.Path) -> pathlib.Path:
+def write_svg(observations: Observations, verdicts: list[dict], path: pathlib.Path) -> pathlib.Path:
     """Draw the run as an SVG for slides and return the path written.
 
     Uses matplotlib's object API on an Agg canvas (no pyplot, no global
