@@ -222,7 +222,17 @@ def test_a_server_older_than_any_chord_key_leaves_only_the_mismatch():
 
 def test_the_size_key_in_another_database_of_the_server_proves_the_mismatch():
     r = size_key_gone(30, worker_backend="redis://10.0.0.5:6379/1")
-    r["backend"]["size_key_elsewhere"] = {"key": "chord-unlock-g1.s", "db": 1, "looked": [0, 2], "found": [{"db": 2, "value": "3", "pttl_ms": 86_390_000}]}
+    r["backend"]["size_key_elsewhere"] = {"key": "celery-taskset-meta-g1.s", "db": 1, "looked": [0, 1, 2],
+                                          "found": [{"db": 2, "key": "celery-taskset-meta-g1.s", "value": "3", "pttl_ms": 86_390_000}]}
     d = diagnose(r)
     assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d
     assert ".s = 3 is in database 2 of this Redis server, and the parts returned into database 1" in d.summary
+
+
+def test_the_size_key_under_another_prefix_proves_the_mismatch():
+    r = size_key_gone(30, worker_backend="redis://10.0.0.5:6379/1")
+    r["backend"]["size_key_elsewhere"] = {"key": "worker:celery-taskset-meta-g1.s", "db": 1, "looked": [1],
+                                          "found": [{"db": 1, "key": "celery-taskset-meta-g1.s", "value": "3", "pttl_ms": 1}]}
+    d = diagnose(r)
+    assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d
+    assert "different key prefixes" in d.summary

@@ -530,10 +530,14 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
     if stats.get("flushes"):
         return "backend-data-lost", f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started"
     for other in (r.backend.get("size_key_elsewhere") or {}).get("found") or []:
-        here = r.backend["size_key_elsewhere"].get("db")
-        return "backend-mismatch", (f".s = {other['value']} is in database {other['db']} of this Redis server, and the parts "
-                                    f"returned into database {here}: the producer's result_backend names another database "
-                                    "than the workers'")
+        here, own = r.backend["size_key_elsewhere"].get("db"), r.backend["size_key_elsewhere"].get("key")
+        if other["db"] != here:
+            return "backend-mismatch", (f".s = {other['value']} is in database {other['db']} of this Redis server, and the parts "
+                                        f"returned into database {here}: the producer's result_backend names another database "
+                                        "than the workers'")
+        return "backend-mismatch", (f".s = {other['value']} is stored as {other['key']!r}, and the parts looked for {own!r}: the "
+                                    "producer and the workers use different key prefixes (result_backend_transport_options "
+                                    "global_keyprefix)")
     mine = r.conf.get("result_backend")
     theirs = worker_backends(r)
     elsewhere = {w: u for w, u in theirs.items() if not same_backend(u, mine)}
@@ -557,7 +561,8 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
                       + ("every worker writes to the backend the app reads (inspect conf), " if agree else "")
                       + f"but this Redis started {uptime} s ago, within the keys' lifetime: .s was lost in a restart"
                       + (" if the producer writes here too" if agree else "") + ", or the producer wrote it to another backend"
-                      + (f" (it is in none of this server's {len(looked)} other databases)" if looked else ""))
+                      + (f" (no key of this server's database(s) {', '.join(map(str, looked))} ends in {r.ref.group_id}.s)"
+                         if looked else ""))
     return "backend-mismatch", (f"{ago}; nothing was evicted or flushed, and this Redis has run for {uptime} s, longer than "
                                 "any chord key lives: the producer wrote it to another backend (or a client deleted it)")
 

@@ -226,36 +226,47 @@ def chord_keys(backend, gid: str) -> dict[str, Any]:
     return keys
 
 
-def size_key_elsewhere(backend, gid: str, max_dbs: int = 16) -> dict[str, Any]:
-    """The chord size key ``.s`` of ``gid`` in the other numbered databases of the same Redis server.
+def size_key_elsewhere(backend, gid: str, budget: int = 1_000_000) -> dict[str, Any]:
+    """The chord size key ``.s`` of ``gid`` under another name on the same Redis server.
 
-    A producer whose result_backend names another database (``/1`` against the workers' ``/2``) writes
-    ``.s`` there, where no part returns.  Read with GET and PTTL on one short-lived connection per
-    database; nothing is written, and the backend's own connections are not switched."""
+    A producer whose result_backend names another database (``/1`` against the workers' ``/2``), or
+    another ``global_keyprefix``, writes ``.s`` where no part returns.  Every database that holds keys
+    (INFO keyspace) is scanned for ``*<gid>.s``, at most ``budget`` keys in all, on one short-lived
+    connection per database; nothing is written, and the backend's own connections are not switched."""
     import redis
 
     pool = backend.client.connection_pool
     here = int(pool.connection_kwargs.get("db") or 0)
-    key = backend.get_key_for_group(gid, ".s")
+    own = _str(backend.get_key_for_group(gid, ".s"))
     try:
-        n = int((backend.client.config_get("databases") or {}).get("databases") or 16)
-    except Exception:  # CONFIG renamed or refused: Redis's default
-        n = 16
+        keyspace = backend.client.info("keyspace") or {}
+    except Exception:  # INFO refused: look in this database only
+        keyspace = {f"db{here}": {"keys": budget}}
+    dbs = sorted((int(name[2:]), int((v or {}).get("keys") or 0)) for name, v in keyspace.items()
+                 if name.startswith("db") and name[2:].isdigit())
     found: list[dict[str, Any]] = []
-    looked = [db for db in range(min(n, max_dbs)) if db != here]
-    for db in looked:
+    looked: list[int] = []
+    left = budget
+    for db, n in dbs:
+        if left <= 0:
+            break
         client = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class,
                                                                   **{**pool.connection_kwargs, "db": db}))
         try:
-            value = client.get(key)
-            if value is not None:
-                found.append({"db": db, "value": _str(value), "pttl_ms": client.pttl(key)})
+            for key in client.scan_iter(match=f"*{gid}.s", count=1000):
+                name = _str(key)
+                if db == here and name == own:
+                    continue
+                found.append({"db": db, "key": name, "value": _str(client.get(key)), "pttl_ms": client.pttl(key)})
+            looked.append(db)
+            left -= n
         except Exception:  # a database this user may not select
             continue
         finally:
             client.close()
             client.connection_pool.disconnect()
-    return {"key": _str(key), "db": here, "looked": looked, "found": found}
+    return {"key": own, "db": here, "looked": looked, "found": found,
+            "complete": left > 0 or len(looked) == len(dbs)}
 
 
 def header_ids_from_keys(keys: dict[str, Any]) -> list[str]:

@@ -458,7 +458,7 @@ def _read_one(dep: Deployment, ref: ChordRef, broker: dict[str, Any], workers: d
     if dep.backend_kind == "redis" and ref.group_id and ".s" not in keys and (".j" in keys or ".d" in keys):
         try:  # the size key gone here: a producer writing to another database of this server wrote it there
             backend["size_key_elsewhere"] = backend_reader.size_key_elsewhere(dep.app.backend, ref.group_id)
-            dep.reads.append(f"GET {backend['size_key_elsewhere']['key']} in the server's other databases")
+            dep.reads.append(f"SCAN *{ref.group_id}.s in the server's databases {backend['size_key_elsewhere']['looked']}")
         except Exception as e:
             backend["size_key_elsewhere"] = {"error": f"{type(e).__name__}: {e}"}
     return {"ref": asdict(ref), "keys": keys, "backend": backend,
