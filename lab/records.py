@@ -2,13 +2,21 @@
 
     scenario → topology up → chords sent → observations → verdict → **record** → RESULTS.md
 
-The store is ``results/`` (or ``$LAB_RESULTS``): ``runs.jsonl`` holds one line
-per run with the scenario, seed, versions, git revision, the command to replay,
-the raw observations and the verdicts; ``runs/<run id>/`` holds the run's logs,
-ledger and timeline.  A record is one ``write`` of one line under a file lock,
-flushed and fsynced, so a crash never leaves half a record; a reader skips a
-torn last line instead of failing.  A live run holds a lock on its folder;
-the folder of a run killed before it was recorded goes to ``runs/_orphaned/``
+The store is ``results/`` (or ``$LAB_RESULTS``).  ``records/<campaign>.jsonl.gz``
+holds one JSON line per run (the scenario, seed, versions, git revision, the
+command to replay, the raw observations and the verdicts), gzip-compressed, one
+file per campaign: a named batch of runs.  A run goes to the campaign named by
+``$LAB_CAMPAIGN``, else to ``runs-<UTC year-month>``.  A record is one gzip
+member of one line, written with one ``write`` under a file lock, flushed and
+fsynced, so a crash never leaves half a record; a reader skips a torn last
+member instead of failing (``lab/gzjsonl.py``, the file format).
+``lab records compact`` rewrites each campaign as one member, which compresses
+far better; ``lab records migrate`` moves an older lab's ``runs.jsonl`` (plain
+lines, still read) into campaigns.  ``load_all`` reads ``runs.jsonl`` first,
+then the campaigns in name order, each in the order it was appended; a run id
+seen twice (a migration cut short) is read once.  ``runs/<run id>/`` holds the
+run's logs, ledger and timeline.  A live run holds a lock on its folder; the
+folder of a run killed before it was recorded goes to ``runs/_orphaned/``
 (``orphaned_run_dirs``, called by the next run and by ``lab clean``).
 """
 
@@ -18,6 +26,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import secrets
 import shlex
 import subprocess
@@ -27,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from lab import gzjsonl
 from lab.errors import LabError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +46,55 @@ def store_dir() -> Path:
     return Path(os.environ.get("LAB_RESULTS") or PROJECT_ROOT / "results")
 
 
+def legacy_runs_file(store: Path | None = None) -> Path:
+    """The plain JSON Lines file an older lab appended every run to; read, never written."""
+    return (store or store_dir()) / "runs.jsonl"
+
+
+def records_dir(store: Path | None = None) -> Path:
+    return (store or store_dir()) / "records"
+
+
+CAMPAIGN_SUFFIX = ".jsonl.gz"
+# A file name on every system, and no path: the name is the campaign's only label.
+CAMPAIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def campaign() -> str:
+    """The campaign new runs go to: ``$LAB_CAMPAIGN``, else ``runs-<UTC year-month>``; LabError (254) for a bad name."""
+    name = os.environ.get("LAB_CAMPAIGN") or f"runs-{time.strftime('%Y-%m', time.gmtime())}"
+    if not CAMPAIGN_NAME.fullmatch(name):
+        raise LabError(f"LAB_CAMPAIGN={name!r} cannot name a campaign: use up to 100 letters, digits, '.', '_' "
+                       "or '-', starting with a letter or digit.")
+    return name
+
+
+def campaign_file(name: str | None = None, store: Path | None = None) -> Path:
+    return records_dir(store) / f"{name or campaign()}{CAMPAIGN_SUFFIX}"
+
+
+def campaign_files(store: Path | None = None) -> list[Path]:
+    """Every campaign file of the store, in name order (the order ``load_all`` reads them)."""
+    try:
+        return sorted((p for p in records_dir(store).iterdir()
+                       if p.name.endswith(CAMPAIGN_SUFFIX) and not p.name.startswith(".") and p.is_file()),
+                      key=lambda p: p.name)
+    except OSError:  # no records/ yet
+        return []
+
+
 def runs_file() -> Path:
-    return store_dir() / "runs.jsonl"
+    """Where the next run is appended: the current campaign's file."""
+    return campaign_file()
+
+
+def record_files(path: Path | None = None) -> list[Path]:
+    """The files ``load_all`` reads, in order: a store's ``runs.jsonl`` and campaigns, or one file."""
+    path = Path(path) if path is not None else store_dir()
+    if not path.is_dir():
+        return [path] if path.exists() else []
+    legacy = legacy_runs_file(path)
+    return ([legacy] if legacy.is_file() else []) + campaign_files(path)
 
 
 def new_run_id(scenario: str) -> str:
@@ -87,12 +144,7 @@ class RunDirLock:
         self.fd = None
 
 
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        st, fst = os.stat(path), os.fstat(fd)
-    except OSError:
-        return False
-    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+_same_file = gzjsonl.same_file
 
 
 def _take_dead_lock(run_dir: Path) -> int | None:
@@ -185,11 +237,27 @@ def diagnoses_file() -> Path:
     return store_dir() / "diagnoses.jsonl"
 
 
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, separators=(",", ":"), default=repr) + "\n").encode()
+
+
 def append(record: dict[str, Any], *, path: Path | None = None, latest: bool = True) -> Path:
-    """Append one whole record to the store (runs.jsonl, or ``path``), atomically."""
+    """Append one whole record to the current campaign (or to ``path``: gzip if it ends in .gz, else plain lines), atomically."""
     path = path or runs_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, separators=(",", ":"), default=repr) + "\n").encode()
+    line = _line(record)
+    if path.name.endswith(".gz"):
+        gzjsonl.append_line(path, line)
+    else:
+        _append_plain(path, line)
+    if latest:
+        tmp = store_dir() / f".latest-{os.getpid()}"
+        tmp.write_text(record["run_id"])
+        os.replace(tmp, store_dir() / "latest")
+    return path
+
+
+def _append_plain(path: Path, line: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -204,44 +272,154 @@ def append(record: dict[str, Any], *, path: Path | None = None, latest: bool = T
         os.fsync(fd)
     finally:
         os.close(fd)
-    if latest:
-        tmp = store_dir() / f".latest-{os.getpid()}"
-        tmp.write_text(record["run_id"])
-        os.replace(tmp, store_dir() / "latest")
-    return path
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    if path.name.endswith(".gz"):
+        yield from gzjsonl.read_lines(path)
+        return
+    try:
+        with open(path, "rb") as f:
+            yield from f
+    except FileNotFoundError:
+        return
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None  # a torn line: not a record
+    return rec if isinstance(rec, dict) and "run_id" in rec else None
 
 
 def load_all(path: Path | None = None) -> Iterator[dict[str, Any]]:
-    path = path or runs_file()
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a torn line: not a record
-            if isinstance(rec, dict) and "run_id" in rec:
+    """Every stored record, in store order (see the module docstring).
+
+    ``path``: another store folder, or one file (a campaign, a plain ``.jsonl``); default the store.
+    """
+    seen: set[str] = set()
+    for f in record_files(path):
+        for line in _lines(f):
+            rec = _parse(line)
+            if rec is not None and rec["run_id"] not in seen:
+                seen.add(rec["run_id"])
                 yield rec
 
 
+def newest(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run recorded last: latest to finish (start + elapsed), the later one in store order on a tie."""
+    def finished(i_rec: tuple[int, dict[str, Any]]) -> tuple[float, int]:
+        i, r = i_rec
+        return (r.get("started_at") or 0) + (r.get("elapsed_s") or 0), i
+    return max(enumerate(recs), key=finished)[1]
+
+
 def find(ref: str) -> dict[str, Any]:
-    """A stored run by id, id prefix, or ``latest``."""
+    """A stored run by id, id prefix, or ``latest`` (the run last recorded here, else the last to finish)."""
     if ref == "latest":
         latest = store_dir() / "latest"
         if latest.exists():
             ref = latest.read_text().strip()
         else:
+            # store order is not time order (campaigns are read by name), so the newest is looked for
             recs = list(load_all())
             if not recs:
                 raise LabError(f"no stored runs in {store_dir()}: run one with `python -m lab run split-queues`.")
-            return recs[-1]
+            return newest(recs)
     matches = [r for r in load_all() if r["run_id"] == ref or r["run_id"].startswith(ref)]
     if not matches and ref.startswith("doctor-"):  # a saved diagnosis
         matches = [r for r in load_all(diagnoses_file()) if r["run_id"] == ref or r["run_id"].startswith(ref)]
     if not matches:
-        raise LabError(f"no stored run matches {ref!r} in {runs_file()}: `python -m lab show latest` shows the newest.")
+        raise LabError(f"no stored run matches {ref!r} in {store_dir()}: `python -m lab show latest` shows the newest.")
     return matches[-1]
+
+
+# -- keeping the store small: compaction, and the one-time move out of runs.jsonl ------------
+
+
+def compact(store: Path | None = None) -> list[tuple[str, int, int, int]]:
+    """Rewrite every campaign as one gzip member, keeping every record; (campaign, bytes before, after, records) each."""
+    done = []
+    for f in campaign_files(store):
+        before, after, n = gzjsonl.compact(f, keep=lambda line: _parse(line) is not None)
+        done.append((f.name[:-len(CAMPAIGN_SUFFIX)], before, after, n))
+    return done
+
+
+def _store_folder(rec: dict[str, Any]) -> str:
+    """The name of the store a record was first written in (its run folder's grandparent)."""
+    run_dir = str(rec.get("run_dir") or "")
+    return Path(run_dir.rsplit("/runs/", 1)[0]).name if "/runs/" in run_dir else ""
+
+
+def _label(folder: str, recs: list[dict[str, Any]]) -> str:
+    """A campaign's label from what its records say: their store's name, and docker if they all ran there."""
+    words = [w for w in re.split(r"[^a-z0-9]+", folder.lower()) if w and w not in {"results", "staging", "store", "runs"}]
+    if recs and "docker" not in words and all(((r.get("observations") or {}).get("topology") or {}).get("runtime")
+                                              == "docker" for r in recs):
+        words.append("docker")
+    return "-".join(words) or "runs"
+
+
+def legacy_campaigns(lines: list[bytes]) -> list[tuple[str, list[bytes]]]:
+    """``runs.jsonl``'s records as campaigns: each run of consecutive records written in one store is one.
+
+    Named ``<UTC date of the first run>-<n>-<label>``: one date and a counter, so name
+    order (the order ``load_all`` reads) is the order of the old file, and RESULTS.md,
+    which takes each scenario's last run, is the same after the move.
+    """
+    recs = [(line, rec) for line in lines if (rec := _parse(line)) is not None]
+    groups: list[tuple[str, list[tuple[bytes, dict]]]] = []
+    for line, rec in recs:
+        folder = _store_folder(rec)
+        if not groups or groups[-1][0] != folder:
+            groups.append((folder, []))
+        groups[-1][1].append((line, rec))
+    if not groups:
+        return []
+    day = time.strftime("%Y-%m-%d", time.gmtime(min(r.get("started_at") or 0 for _, r in recs)))
+    width = len(str(len(groups)))
+    return [(f"{day}-{n:0{width}d}-{_label(folder, [r for _, r in members])}", [line for line, _ in members])
+            for n, (folder, members) in enumerate(groups, 1)]
+
+
+def migrate(store: Path | None = None) -> dict[str, Any] | None:
+    """Move ``runs.jsonl`` into campaign files, losslessly, then remove it; None if there is none.
+
+    Each record's line is copied byte for byte; every campaign written is read back
+    and compared (bytes and parsed objects) before ``runs.jsonl`` goes.  The old
+    file stays locked throughout, as an older lab's appender locks it.  Cut short,
+    it leaves both forms, which read the same (a run id is read once); run it again.
+    """
+    legacy = legacy_runs_file(store)
+    try:
+        fd = os.open(legacy, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        lines = [line if line.endswith(b"\n") else line + b"\n" for line in _lines(legacy)]
+        skipped = sum(1 for line in lines if _parse(line) is None)
+        campaigns = legacy_campaigns(lines)
+        records_dir(store).mkdir(parents=True, exist_ok=True)
+        for name, members in campaigns:
+            target = campaign_file(name, store)
+            try:
+                gzjsonl.write_atomic(target, members, replace=False)
+            except FileExistsError:  # a migration cut short wrote it; the check below says if it is this one
+                pass
+            back = list(gzjsonl.read_lines(target))
+            if back != members or [json.loads(b) for b in back] != [json.loads(m) for m in members]:
+                raise LabError(f"{target} already exists and holds other records than {legacy} would put there; "
+                               "move it aside, then run `python -m lab records migrate` again.")
+        os.unlink(legacy)
+        gzjsonl.fsync_dir(legacy.parent)
+    finally:
+        os.close(fd)
+    return {"legacy_bytes": size, "records": len(lines) - skipped, "skipped": skipped,
+            "campaigns": [(name, len(members), campaign_file(name, store).stat().st_size) for name, members in campaigns]}
 
 
 def command_line() -> str:
@@ -260,6 +438,7 @@ def check_store_writable() -> Path:
     immutable files (EPERM) even for root, whom permission bits do not stop.
     """
     store = store_dir()
+    target = runs_file()  # a bad LAB_CAMPAIGN is bad input too
     named = f"the results store {store}" + (" (LAB_RESULTS)" if os.environ.get("LAB_RESULTS") else "")
     fix = "point LAB_RESULTS at a writable folder (it is made if missing)"
     if store.exists() and not store.is_dir():
@@ -275,14 +454,16 @@ def check_store_writable() -> Path:
         return store
     if not _writable(store):
         raise LabError(f"{named} {_why_not_writable(store)}: {fix}.")
-    # what a run writes into besides the store itself: runs/ (a folder per run), runs.jsonl (appended to)
-    for path, kind in ((store / "runs", "folder"), (runs_file(), "file")):
+    # what a run writes into besides the store itself: runs/ (a folder per run), records/ and
+    # the campaign's file (appended to); runs.jsonl is only read now
+    for path, kind in ((store / "runs", "folder"), (records_dir(store), "folder"), (target, "file")):
         if not path.exists():
             continue
+        name = path.relative_to(store)
         if (kind == "folder") != path.is_dir():
-            raise LabError(f"{named} holds {path.name}, which is not a {kind}: remove it, or {fix}.")
+            raise LabError(f"{named} holds {name}, which is not a {kind}: remove it, or {fix}.")
         if not _writable(path):
-            raise LabError(f"{named} holds {path.name}, which {_why_not_writable(path)}: {fix}.")
+            raise LabError(f"{named} holds {name}, which {_why_not_writable(path)}: {fix}.")
     return store
 
 
