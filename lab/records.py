@@ -90,7 +90,11 @@ def runs_file() -> Path:
 
 def record_files(path: Path | None = None) -> list[Path]:
     """The files ``load_all`` reads, in order: a store's ``runs.jsonl`` and campaigns, or one file."""
-    path = Path(path) if path is not None else store_dir()
+    if path is None:
+        path = store_dir()
+        if not path.is_dir():  # no store yet (or a file where it should be: check_store_writable says so)
+            return []
+    path = Path(path)
     if not path.is_dir():
         return [path] if path.exists() else []
     legacy = legacy_runs_file(path)
