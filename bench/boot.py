@@ -28,7 +28,7 @@ from lab import records  # noqa: E402
 def lab_boot(store: Path) -> dict[str, float]:
     t0 = time.time()
     done = run_lab(["run", "healthy", "--json"], store, timeout=120)
-    recs = list(records.load_all(store / "runs.jsonl"))
+    recs = list(records.load_all(store))
     if done.returncode not in (0, 1, 2) or not recs:
         raise RuntimeError(f"lab run failed ({done.returncode}): {done.stderr.strip()[-300:]}")
     rec = recs[-1]

@@ -74,7 +74,7 @@ def main() -> int:
     with ThreadPoolExecutor(a.jobs) as pool:
         list(pool.map(lambda n: run_one(n, a.runs, a.store, log_dir), names))
     print(f"{len(names)} scenarios x {a.runs} runs in {time.time() - t0:.0f}s")
-    recs = [r for r in records.load_all(a.store / "runs.jsonl") if r["scenario"] in set(names)]
+    recs = [r for r in records.load_all(a.store) if r["scenario"] in set(names)]
     print(agreement_table(recs))
     return 0
 

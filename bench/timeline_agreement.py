@@ -113,7 +113,7 @@ def terminal_says_waiting(obs: dict, verdicts: list[dict], tids: set[str]) -> bo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--store", type=Path, default=records.store_dir(), help="a store holding runs.jsonl")
+    ap.add_argument("--store", type=Path, default=records.store_dir(), help="a results store (its records/ and any runs.jsonl)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N records (0: all)")
     ap.add_argument("--terminal", action="store_true", help="also render the terminal chart and read its notes")
     args = ap.parse_args()
@@ -123,7 +123,7 @@ def main() -> None:
     tasks_with: Counter = Counter()
     terminal_runs = 0
     examples: dict[str, str] = {}
-    for rec in records.load_all(args.store / "runs.jsonl"):
+    for rec in records.load_all(args.store):
         if args.limit and runs >= args.limit:
             break
         obs = rec.get("observations") or {}

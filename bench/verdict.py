@@ -31,7 +31,7 @@ TARGET_S = 2.0
 def lab_side(stores: list[Path]) -> dict[str, dict]:
     by: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for store in stores:
-        for rec in records.load_all(store / "runs.jsonl"):
+        for rec in records.load_all(store):
             if rec.get("expected") != "stuck" or not any(v["verdict"] == "stuck" for v in rec.get("verdicts", [])):
                 continue
             t = rec.get("timings") or {}
@@ -69,7 +69,7 @@ def measure(stores: list[Path], get_timeout: float) -> dict:
                     for k, v in sorted(lab.items())},
             "get": get, "target_s": TARGET_S,
             "stores": [str(s) if not str(s).startswith(tempfile.gettempdir()) else f"this bench's {s.name} sweep"
-                       for s in stores if (s / "runs.jsonl").exists()]}
+                       for s in stores if records.record_files(s)]}
 
 
 def markdown(m: dict) -> str:

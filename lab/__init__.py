@@ -10,7 +10,7 @@ The package follows the flow of a run; each folder is one stage, and imports poi
                   reader per source (broker, backend, workers, config, logs), shared by lab runs,
                   the fuzzer and doctor; live.py reads a user's deployment into a reading
     judge/        verdicts with proof, pure over observations; causes.py holds each cause once
-    records.py    every run stored whole, atomically
+    records/      every run stored whole, atomically, one gzip JSON Lines file per campaign
     report/       RESULTS.md, regenerated from the records; stability across runs
     experiments/  the stages composed: one run, kept up, attached, across versions, agreement
     fuzz/         hypothesis searches chord shapes and configurations, shrinks findings, replays them

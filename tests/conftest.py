@@ -64,6 +64,32 @@ def lab_env(store: Path) -> dict[str, str]:
     return {**os.environ, "LAB_RESULTS": str(store), "PYTHONPATH": str(root)}
 
 
+def stored_records(store: Path) -> list[dict]:
+    """Every record of a store, read strictly: a torn gzip member or line fails the test, where the lab's reader skips it."""
+    import json
+    import zlib
+
+    from lab import records
+
+    lines: list[bytes] = []
+    for path in records.record_files(store):
+        data = path.read_bytes()
+        if not path.name.endswith(".gz"):
+            assert not data or data.endswith(b"\n"), f"{path.name} ends in a partial line"
+            lines += data.splitlines()
+            continue
+        while data:
+            d = zlib.decompressobj(wbits=31)
+            text = d.decompress(data)
+            assert d.eof, f"{path.name} ends in a torn gzip member"
+            assert text.endswith(b"\n"), f"a member of {path.name} ends in a partial line"
+            lines += text.splitlines()
+            data = d.unused_data
+    recs = [json.loads(line) for line in lines]  # raises on a torn line
+    assert all(r["run_id"] and r["verdicts"] is not None for r in recs), "a line is not a whole record"
+    return recs
+
+
 PYTHON_TRACEBACK = "Traceback (most recent call last):"
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import has_traceback, lab_env
+from lab import records
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 A_FINDING = sorted((PROJECT_ROOT / "findings").glob("*.py"))[0].stem
@@ -84,7 +85,10 @@ def unwritable(sandbox, request):
             (sandbox / "plain-file").write_text("x\n")
             return sandbox / "plain-file" / "store"
         store.mkdir()
-        (store / "runs.jsonl").write_text('{"run_id": "earlier"}\n')
+        (store / "runs.jsonl").write_text('{"run_id": "earlier"}\n')  # an older lab's records, only read now
+        campaign = records.campaign_file(store=store)  # the file this run would append to
+        campaign.parent.mkdir()
+        records.append({"run_id": "earlier-too"}, path=campaign, latest=False)
         try:
             if kind == "read-only-mount":
                 try:
@@ -98,12 +102,12 @@ def unwritable(sandbox, request):
             elif kind == "immutable-folder":
                 _run(["chattr", "+i", str(store)])
                 undo.append(["chattr", "-i", str(store)])
-            elif kind == "immutable-runs-file":
-                _run(["chattr", "+i", str(store / "runs.jsonl")])
-                undo.append(["chattr", "-i", str(store / "runs.jsonl")])
+            elif kind == "immutable-campaign-file":
+                _run(["chattr", "+i", str(campaign)])
+                undo.append(["chattr", "-i", str(campaign)])
         except (OSError, subprocess.CalledProcessError) as e:
             pytest.skip(f"this machine cannot make a {kind} store: {getattr(e, 'stderr', b'') or e}")
-        probe = store / "probe" if kind != "immutable-runs-file" else store / "runs.jsonl"
+        probe = store / "probe" if kind != "immutable-campaign-file" else campaign
         try:
             with open(probe, "a"):
                 pass
@@ -121,7 +125,7 @@ STORE_WORDS = {
     "under-a-file": "cannot be made, because",
     "read-only-mount": "is on a read-only mount",
     "immutable-folder": "is not writable",
-    "immutable-runs-file": "holds runs.jsonl, which is not writable",
+    "immutable-campaign-file": f"holds records/{records.campaign()}.jsonl.gz, which is not writable",
 }
 
 

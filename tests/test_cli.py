@@ -16,7 +16,8 @@ import time
 import psutil
 import pytest
 
-from conftest import lab_env, processes_under, has_traceback
+from conftest import lab_env, processes_under, has_traceback, stored_records
+from lab import records
 
 
 def lab(store, *args, timeout=120):
@@ -57,7 +58,7 @@ def test_bad_input_is_one_sentence_and_254(lab_results, args, words):
     assert p.returncode == 254
     assert words in p.stderr and not has_traceback(p.stderr + p.stdout)
     assert len(p.stderr.strip().splitlines()) <= 2
-    assert not (lab_results / "runs.jsonl").exists()
+    assert not records.record_files(lab_results)
 
 
 def test_malformed_scenario_file_is_254(lab_results, tmp_path):
@@ -66,7 +67,7 @@ def test_malformed_scenario_file_is_254(lab_results, tmp_path):
     s.write_text("from lab import Scenario, Worker\nscenario = Scenario(name='bad', description='d', expect='maybe', workers=(Worker('w'),))\n")
     p = lab(lab_results, "run", str(s))
     assert p.returncode == 254 and "expect is 'maybe'" in p.stderr and not has_traceback(p.stderr)
-    assert not (lab_results / "runs.jsonl").exists()
+    assert not records.record_files(lab_results)
 
 
 def test_missing_redis_server_is_one_sentence(lab_results, tmp_path):
@@ -79,7 +80,7 @@ def test_missing_redis_server_is_one_sentence(lab_results, tmp_path):
     env["PYTHONPATH"] = f"{tmp_path / 'shadow'}:{env['PYTHONPATH']}"
     p = subprocess.run([sys.executable, "-m", "lab", "run", "healthy"], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 254 and "redis-server was not found" in p.stderr and not has_traceback(p.stderr)
-    assert not (lab_results / "runs.jsonl").exists()
+    assert not records.record_files(lab_results)
 
 
 def test_bundled_redis_server_when_none_on_path(lab_results, tmp_path):
@@ -141,8 +142,7 @@ def test_no_process_outlives_an_interrupted_run(lab_results, sig):
         time.sleep(0.05)
         left = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not left, [" ".join(p.cmdline()) for p in left]
-    assert not (lab_results / "runs.jsonl").exists() or all(
-        json.loads(line) for line in (lab_results / "runs.jsonl").read_text().splitlines())
+    stored_records(lab_results)  # no torn record, if any was written
     if sig != signal.SIGKILL:
         assert proc.returncode in (130, 143, -sig)
 
@@ -154,5 +154,5 @@ def test_two_runs_at_once_do_not_collide(lab_results):
     outs = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
     assert all(o["reproduced"] and o["causes"] == ["callback-queue-unconsumed"] for o in outs)
     assert outs[0]["run_id"] != outs[1]["run_id"]
-    ports = {json.loads(line)["observations"]["topology"]["redis"]["port"] for line in (lab_results / "runs.jsonl").read_text().splitlines()}
+    ports = {r["observations"]["topology"]["redis"]["port"] for r in stored_records(lab_results)}
     assert len(ports) == 2

@@ -134,7 +134,7 @@ def test_generated_compose_file_proves_split_queues(docker_client, tmp_path, lab
     assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
     last = [ln for ln in p.stdout.splitlines() if '"status"' in ln][-1]
     assert '"status": "matched"' in last and "callback-queue-unconsumed" in last
-    assert list((tmp_path / "results").glob("runs.jsonl"))
+    assert list((tmp_path / "results").glob("records/*.jsonl.gz"))
 
 
 @pytest.mark.docker

@@ -6,7 +6,7 @@ and celery workers); no timing is asserted, only bounds on waiting.
 * SIGKILL, SIGTERM or Ctrl-C (SIGINT) to the lab at a random point of a run,
   in a loop of 20+ tries (seeded, the seed is in the test's output): no process
   of the run is left (redis-server, workers, the reaper), no torn record in
-  ``runs.jsonl``, no vhost or database of the run left on the shared servers,
+  the records, no vhost or database of the run left on the shared servers,
   and the next run and ``lab report`` read the store without error.
 * Two and four runs at once give the same verdicts (verdict and cause per
   chord) as the same scenarios run one after another.
@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import lab_env, has_traceback
+from conftest import lab_env, has_traceback, stored_records
 from lab import records
 from lab.runtime.process import services as brokers
 from lab.report.stability import describe_signature, run_signature
@@ -73,15 +73,8 @@ def wait_until_gone(store: Path, bound: float = 15.0) -> list[str]:
 
 
 def assert_store_whole(store: Path) -> None:
-    """Every line of runs.jsonl is one whole JSON record (no torn or half-written line)."""
-    path = store / "runs.jsonl"
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    assert not data or data.endswith(b"\n"), "runs.jsonl ends in a partial line"
-    for n, line in enumerate(data.splitlines(), 1):
-        rec = json.loads(line)  # raises on a torn line
-        assert rec["run_id"] and rec["verdicts"] is not None, f"line {n} is not a whole record"
+    """Every gzip member of every campaign file is one whole JSON record (no torn or half-written one)."""
+    stored_records(store)
 
 
 def run_ids_started(store: Path) -> set[str]:
@@ -153,7 +146,7 @@ def test_killing_the_lab_at_random_points_leaves_nothing_behind(lab_results, tmp
         assert not has_traceback(err.decode(errors="replace")), f"try {i}: {err.decode(errors='replace')[-500:]}"
         assert_store_whole(store)
         run_ids = run_ids_started(store) - before
-        recorded = {r["run_id"] for r in records.load_all(store / "runs.jsonl")}
+        recorded = {r["run_id"] for r in records.load_all(store)}
         if name == "rabbitmq-split-queues":
             lingering = {f"lab-{rid}" for rid in run_ids} & rabbitmq_vhosts()
             assert not lingering, f"try {i} ({sig_name} {delay:.2f} s in): vhost(s) left: {lingering}"
@@ -184,7 +177,7 @@ def run_json(name: str, store: Path) -> dict:
                           capture_output=True, text=True, timeout=180)
     assert done.returncode in (0, 1, 2), done.stderr
     run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
-    rec = next(r for r in records.load_all(store / "runs.jsonl") if r["run_id"] == run_id)
+    rec = next(r for r in records.load_all(store) if r["run_id"] == run_id)
     return {"name": name, "signature": describe_signature(run_signature(rec["verdicts"])), "status": rec["outcome"]["status"]}
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import has_traceback, lab_env
+from conftest import has_traceback, lab_env, stored_records
 from lab import records
 from lab.judge import judge
 from test_lab_faults import wait_until_gone
@@ -113,7 +113,7 @@ def finish(lab: subprocess.Popen, bound: float = 60.0) -> tuple[str, str]:
 
 
 def the_record(store: Path) -> dict:
-    (rec,) = list(records.load_all(store / "runs.jsonl"))
+    (rec,) = stored_records(store)
     return rec
 
 
@@ -293,7 +293,7 @@ def test_sigterm_inside_a_class_definition_stops_cleanly(lab_results, tmp_path):
     lab = start_lab(lab_results, path)
     _, err = finish(lab)
     assert_stopped_cleanly(lab, err, lab_results, "SIGTERM in __set_name__")
-    assert not (lab_results / "runs.jsonl").exists()
+    assert not records.record_files(lab_results)
 
 
 def test_sigterm_at_points_of_start_up_stops_cleanly(lab_results):

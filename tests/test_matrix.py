@@ -18,7 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import lab_env, has_traceback
+from conftest import lab_env, has_traceback, stored_records
+from lab import records
 from lab.experiments import envs, matrix
 from lab.runtime.process.processes import ProcessOwner
 
@@ -209,7 +210,7 @@ def test_bad_versions_and_scenarios_are_one_sentence_and_254(lab_results, args, 
     p = lab(lab_results, *args, timeout=60)
     assert p.returncode == 254, p.stdout + p.stderr
     assert words in p.stderr and not has_traceback(p.stderr + p.stdout)
-    assert not (lab_results / "runs.jsonl").exists()
+    assert not records.record_files(lab_results)
 
 
 def test_one_scenario_on_two_versions_records_each_with_its_own_versions(lab_results):
@@ -225,7 +226,7 @@ def test_one_scenario_on_two_versions_records_each_with_its_own_versions(lab_res
     assert made["celery"] == ON_DEMAND and made["status"] == "ready" and made["env"] != "own"
     assert f"celery {ON_DEMAND}" in p.stdout and "which no worker consumes" in p.stdout
 
-    recs = [json.loads(line) for line in (lab_results / "runs.jsonl").read_text().splitlines()]
+    recs = stored_records(lab_results)
     by_version = {r["versions"]["celery"]: r for r in recs}
     assert set(by_version) == {installed, ON_DEMAND}
     old = by_version[ON_DEMAND]

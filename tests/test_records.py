@@ -1,4 +1,4 @@
-"""The store: whole records appended atomically, torn lines skipped, runs found by id or `latest`."""
+"""The store: whole records appended atomically, torn lines skipped, runs found by id or `latest` (the campaign files: test_records_store.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import multiprocessing
 import pytest
 
 from lab import records
+from lab.records import gzjsonl
 from lab.errors import LabError
 
 
@@ -32,11 +33,12 @@ def test_append_and_find(lab_results):
 
 
 def test_torn_last_line_is_skipped_and_next_append_is_whole(lab_results):
-    """A line cut by a crash is not a record; the next record still lands whole on its own line."""
-    records.append(_rec(1))
-    with open(records.runs_file(), "ab") as f:
+    """A plain JSON Lines file (runs.jsonl, diagnoses.jsonl): a line cut by a crash is not a record; the next record still lands whole on its own line."""
+    legacy = records.legacy_runs_file()
+    records.append(_rec(1), path=legacy)
+    with open(legacy, "ab") as f:
         f.write(b'{"run_id": "torn", "scen')
-    records.append(_rec(2))
+    records.append(_rec(2), path=legacy)
     assert [r["run_id"] for r in records.load_all()] == ["s-001", "s-002"]
 
 
@@ -47,7 +49,7 @@ def test_concurrent_writers_never_interleave(lab_results):
         p.start()
     for p in procs:
         p.join(30)
-    lines = records.runs_file().read_bytes().splitlines()
+    lines = list(gzjsonl.read_lines(records.runs_file()))
     assert len(lines) == 80
     assert all(json.loads(line)["observations"]["pad"] == "x" * 5000 for line in lines)
 

@@ -8,7 +8,7 @@ shows here, over a committed sample of real runs
 version, each made with the checker of its day).  A deliberate checker change
 that re-classifies runs must come with a rebuilt sample:
 
-    python tests/test_trust.py --rebuild results-stability-staging/runs.jsonl [more stores...]
+    python tests/test_trust.py --rebuild results-stability-staging [more stores, or record files...]
 
 The agreement table (``lab.report.stability``) is checked here too, over hand-built
 records.  No processes: pure logic.
@@ -161,5 +161,5 @@ def rebuild(stores: list[Path], out: Path = SAMPLE) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] != "--rebuild":
-        sys.exit("usage: python tests/test_trust.py --rebuild STORE/runs.jsonl [...]")
+        sys.exit("usage: python tests/test_trust.py --rebuild STORE [...]")
     sys.exit(rebuild([Path(p) for p in sys.argv[2:]]))

@@ -32,6 +32,7 @@ COMMANDS = {
     "show": "lab.cli.show:show",
     "report": "lab.cli.report:report",
     "clean": "lab.cli.clean:clean",
+    "records": "lab.cli.records:records_cmd",
     "fuzz": "lab.cli.fuzz:fuzz_cmd",
     "replay": "lab.cli.fuzz:replay_cmd",
     "doctor": "lab.cli.doctor:doctor_cmd",

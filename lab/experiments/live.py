@@ -11,7 +11,7 @@ the run lifecycle every run has, and yields the live system instead of
 stopping it.  Every process still belongs to a ``ProcessOwner`` and dies when
 the ``with`` block ends.
 
-Nothing is recorded in ``runs.jsonl``: the run folder holds the logs, the
+Nothing is recorded (no record in ``records/``): the run folder holds the logs, the
 ledger and each worker's app spec (``app-<worker>.json``), which is what a
 user's app is for these topologies (``LAB_APP=<spec> --app lab.worker_app:app``).
 """

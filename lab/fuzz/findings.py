@@ -12,7 +12,7 @@ A finding is saved twice:
   the shape is nested, the scenario's chord is a flat projection of it (the
   file says whether that projection reproduces the finding), and
   ``python -m lab replay <id>`` runs the exact shape through a fuzz session.
-- a record in ``fuzz.jsonl`` beside ``runs.jsonl`` in the lab's store
+- a record in ``fuzz.jsonl`` beside the run records (``records/``) in the lab's store
   (``$LAB_RESULTS``), with the raw observations of the shrunk example, so its
   verdict can be judged again.  Each fuzz run and each replay adds a record too.
 

@@ -107,7 +107,7 @@ def agreement_table(records: Iterable[dict[str, Any]], *, min_runs: int = 2, rej
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # python -m lab.report.stability [runs.jsonl]: the table for a store, on stdout
+if __name__ == "__main__":  # python -m lab.report.stability [STORE or record file]: the table for a store, on stdout
     import sys
     from pathlib import Path
 
