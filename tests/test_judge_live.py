@@ -236,3 +236,12 @@ def test_the_size_key_under_another_prefix_proves_the_mismatch():
     d = diagnose(r)
     assert (d.verdict, d.cause) == ("stuck", "backend-mismatch"), d
     assert "different key prefixes" in d.summary
+
+
+def test_every_key_gone_under_a_short_expiry_names_the_expiry_not_eviction():
+    """All chord keys expired (result_expires 3 s), nothing evicted: unknown, and the summary points at the setting."""
+    d = diagnose(reading(header_ids=[], chord_expires=[3.0, "result_expires"]))
+    assert d.verdict == "unknown", d
+    assert "evicted" not in d.summary or "nothing was evicted" in d.summary, d.summary
+    assert d.likely_cause == "chord-size-key-missing"
+    assert any("result_expires = 3 s" in m for m in d.missing), d.missing

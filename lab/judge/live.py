@@ -248,6 +248,10 @@ def diagnose_linked(r: Reading) -> Diagnosis:
             d.missing.append(f"the callback's id: FAILURE metas naming no group were stored just after the last part: "
                              f"{', '.join(ref.candidates[:5])}; ask with --chord <one of them>")
         exp, which = r.chord_expires()
+        evicted = (r.backend.get("stats") or {}).get("evicted_keys")
+        if d.summary.startswith("every chord key is gone") and exp and exp < 300 and not evicted:
+            d.summary = (f"every chord key is gone and no callback was published; nothing was evicted (evicted_keys 0), and "
+                         f"the app's chord keys live {exp:g} s ({which}): they most likely expired before the header ended")
         if r.backend_kind == "redis" and exp and exp < 300 and not d.likely_cause:
             d.likely_cause = "chord-size-key-missing"
             d.missing.append(f"likely cause: chord-size-key-missing ({which} = {exp:g} s: chord keys and results vanish "
