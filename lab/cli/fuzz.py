@@ -2,7 +2,7 @@
 
     strategies → session → oracle + judge → search → findings → **cli**
 
-``lab/cli.py`` loads these lazily (hypothesis is slow to import).  While a
+``lab/cli/main.py`` loads these lazily (hypothesis is slow to import).  While a
 fuzz run runs, a progress line shows the examples run, chords per second, the
 verdicts so far and the findings; at the end each finding is printed shrunk,
 as a runnable scenario, with where it was saved.  Exit codes: ``fuzz`` 0 no
@@ -17,17 +17,15 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lab import records
 from lab.errors import LabError
 from lab.runtime.process.processes import install_signal_handlers
+from lab.views.console import out
+from lab.views.fuzzing import ProgressReporter, print_summary
 
-out = Console(highlight=False)
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -38,45 +36,6 @@ def parse_budget(text: str | None) -> float | None:
     if not m:
         raise click.BadParameter(f"{text!r} is not a duration; give seconds like 300s, or 5m, or 1h.")
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-
-
-class ProgressReporter:
-    """A progress bar: examples, chords/s, verdicts so far, findings."""
-
-    def __init__(self, console: Console, total: int | None, budget_s: float | None):
-        self.console = console
-        self.progress = Progress(TextColumn("[bold]fuzzing[/bold]"), BarColumn(),
-                                 TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=console, transient=False, refresh_per_second=4)
-        self.budget_s = budget_s
-        self.task = self.progress.add_task("starting", total=total if total else (budget_s or None))
-        self.by_time = not total and bool(budget_s)
-        self.t0 = time.time()
-
-    def __enter__(self) -> "ProgressReporter":
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
-
-    def example(self, stats, result, findings: int) -> None:
-        verdicts = ", ".join(f"{n} {k}" for k, n in sorted(stats.verdicts.items()))
-        desc = (f"{stats.examples} examples · {stats.chords_per_s:.1f} chords/s · {verdicts} · "
-                f"{findings} finding(s)" + (" · shrinking" if stats.shrink_examples and result.findings else ""))
-        done = (time.time() - self.t0) if self.by_time else stats.examples
-        self.progress.update(self.task, description=desc, completed=done)
-
-    def phase(self, msg: str) -> None:
-        self.progress.console.print(f"[dim]{time.time() - self.t0:6.1f}s[/dim] {msg}")
-
-    def finding(self, found) -> None:
-        o = found.outcome
-        rep = found.replay
-        self.progress.console.print(
-            f"[bold red]finding[/bold red] {found.kind}: {o.summary}  "
-            f"[dim](after {found.examples_before} examples, shrunk in {found.shrink_s:.0f} s, "
-            f"replayed {rep.get('reproduced')}/{rep.get('runs')})[/dim]")
 
 
 @click.command("fuzz")
@@ -178,47 +137,13 @@ def fuzz_cmd(topology: str | None, space: str, examples: int | None, budget: str
     F.append_record(run_record)
     if aborted is not None:
         raise aborted
-    _print_summary(stats, saved, plan_data)
+    print_summary(stats, saved, plan_data, F.fuzz_records_file())
     if as_json:
         print(json.dumps({"space": space, "topology": base_name, "seed": seed, "stats": stats.to_dict(),
                           "findings": [{"id": r["id"], "kind": r["finding_kind"], "path": str(p),
                                         "mechanism": r["mechanism"], "replay": r["replay"], "canvas": r["canvas"]}
                                        for r, p in saved]}, default=repr))
     sys.exit(1 if saved else 0)
-
-
-def _print_summary(stats, saved: list[tuple[dict, Path]], plan: dict[str, Any]) -> None:
-    from lab.fuzz import findings as F
-
-    verdicts = ", ".join(f"{n} {k}" for k, n in sorted(stats.verdicts.items())) or "none"
-    by_design = ", ".join(f"{n} {k}" for k, n in sorted(stats.as_expected.items()) if k != "completed")
-    out.print(f"\n{stats.examples} examples, {stats.chords} chords in {stats.elapsed_s:.1f} s "
-              f"({stats.chords_per_s:.1f} chords/s while running examples); verdicts: {verdicts}"
-              + (f" (as the oracle expected: {by_design})" if by_design else ""))
-    if stats.known_seen:
-        out.print("[dim]known kinds seen again: " + ", ".join(f"{k} ×{n}" for k, n in stats.known_seen.items()) + "[/dim]")
-    if not saved:
-        out.print("[green]no finding[/green]: every chord ended as its oracle says a correct Celery ends it.")
-        return
-    for rec, path in saved:
-        mech = rec["mechanism"]
-        rep = rec["replay"]
-        out.print(f"\n[bold red]{rec['finding_kind']}[/bold red]  [bold]{rec['id']}[/bold]  "
-                  + (f"known mechanism {mech['id']} ({mech['name']})" if mech["known"] else "[bold]new[/bold]: " + mech["why"]))
-        out.print(f"  {rec['summary']}")
-        out.print(f"  shrunk to: [bold]{rec['canvas']}[/bold]")
-        for line in rec["evidence"][:8]:
-            out.print(f"   [dim]•[/dim] {line}", soft_wrap=True)
-        out.print(f"  replayed {rep['reproduced']}/{rep['runs']}" + (" [yellow](flaky)[/yellow]" if rep["flaky"] else ""))
-        if rec.get("file_error"):
-            out.print(f"  [red]its scenario file could not be written ({rec['file_error']}); the record is in "
-                      f"{F.fuzz_records_file()}[/red]")
-            continue
-        text = path.read_text()
-        runnable = text[text.index("scenario = "):]
-        out.print(f"  saved as [bold]{path}[/bold]" + ("" if rec["exact"] else " (nested shape: the scenario holds its flat projection)"))
-        out.print("[dim]" + runnable.rstrip() + "[/dim]", soft_wrap=True)
-        out.print(f"  replay: python -m lab replay {rec['id']}")
 
 
 @click.command("replay")

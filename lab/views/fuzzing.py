@@ -1,0 +1,87 @@
+"""A fuzz campaign, for a person: the progress line while it runs, each finding shrunk, the summary at the end.
+
+    strategies → session → oracle + judge → search → findings → **this view**
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lab.views.console import out
+
+
+class ProgressReporter:
+    """A progress bar: examples, chords/s, verdicts so far, findings."""
+
+    def __init__(self, console: Console, total: int | None, budget_s: float | None):
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]fuzzing[/bold]"), BarColumn(),
+                                 TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=False, refresh_per_second=4)
+        self.budget_s = budget_s
+        self.task = self.progress.add_task("starting", total=total if total else (budget_s or None))
+        self.by_time = not total and bool(budget_s)
+        self.t0 = time.time()
+
+    def __enter__(self) -> "ProgressReporter":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def example(self, stats, result, findings: int) -> None:
+        verdicts = ", ".join(f"{n} {k}" for k, n in sorted(stats.verdicts.items()))
+        desc = (f"{stats.examples} examples · {stats.chords_per_s:.1f} chords/s · {verdicts} · "
+                f"{findings} finding(s)" + (" · shrinking" if stats.shrink_examples and result.findings else ""))
+        done = (time.time() - self.t0) if self.by_time else stats.examples
+        self.progress.update(self.task, description=desc, completed=done)
+
+    def phase(self, msg: str) -> None:
+        self.progress.console.print(f"[dim]{time.time() - self.t0:6.1f}s[/dim] {msg}")
+
+    def finding(self, found) -> None:
+        o = found.outcome
+        rep = found.replay
+        self.progress.console.print(
+            f"[bold red]finding[/bold red] {found.kind}: {o.summary}  "
+            f"[dim](after {found.examples_before} examples, shrunk in {found.shrink_s:.0f} s, "
+            f"replayed {rep.get('reproduced')}/{rep.get('runs')})[/dim]")
+
+
+def print_summary(stats, saved: list[tuple[dict, Path]], plan: dict[str, Any], records_file: Path) -> None:
+
+    verdicts = ", ".join(f"{n} {k}" for k, n in sorted(stats.verdicts.items())) or "none"
+    by_design = ", ".join(f"{n} {k}" for k, n in sorted(stats.as_expected.items()) if k != "completed")
+    out.print(f"\n{stats.examples} examples, {stats.chords} chords in {stats.elapsed_s:.1f} s "
+              f"({stats.chords_per_s:.1f} chords/s while running examples); verdicts: {verdicts}"
+              + (f" (as the oracle expected: {by_design})" if by_design else ""))
+    if stats.known_seen:
+        out.print("[dim]known kinds seen again: " + ", ".join(f"{k} ×{n}" for k, n in stats.known_seen.items()) + "[/dim]")
+    if not saved:
+        out.print("[green]no finding[/green]: every chord ended as its oracle says a correct Celery ends it.")
+        return
+    for rec, path in saved:
+        mech = rec["mechanism"]
+        rep = rec["replay"]
+        out.print(f"\n[bold red]{rec['finding_kind']}[/bold red]  [bold]{rec['id']}[/bold]  "
+                  + (f"known mechanism {mech['id']} ({mech['name']})" if mech["known"] else "[bold]new[/bold]: " + mech["why"]))
+        out.print(f"  {rec['summary']}")
+        out.print(f"  shrunk to: [bold]{rec['canvas']}[/bold]")
+        for line in rec["evidence"][:8]:
+            out.print(f"   [dim]•[/dim] {line}", soft_wrap=True)
+        out.print(f"  replayed {rep['reproduced']}/{rep['runs']}" + (" [yellow](flaky)[/yellow]" if rep["flaky"] else ""))
+        if rec.get("file_error"):
+            out.print(f"  [red]its scenario file could not be written ({rec['file_error']}); the record is in "
+                      f"{records_file}[/red]")
+            continue
+        text = path.read_text()
+        runnable = text[text.index("scenario = "):]
+        out.print(f"  saved as [bold]{path}[/bold]" + ("" if rec["exact"] else " (nested shape: the scenario holds its flat projection)"))
+        out.print("[dim]" + runnable.rstrip() + "[/dim]", soft_wrap=True)
+        out.print(f"  replay: python -m lab replay {rec['id']}")
