@@ -245,3 +245,20 @@ def test_every_key_gone_under_a_short_expiry_names_the_expiry_not_eviction():
     assert "evicted" not in d.summary or "nothing was evicted" in d.summary, d.summary
     assert d.likely_cause == "chord-size-key-missing"
     assert any("result_expires = 3 s" in m for m in d.missing), d.missing
+
+
+def test_a_callback_waiting_where_the_app_would_not_route_it_says_so_without_contradiction():
+    """The callback waits in 'summary' (routed by .set(queue=...) or the worker's own routes); the app given routes
+    it to 'celery'.  Doctor says the message waits in 'summary' and that something else routed it there."""
+    msg = {"task_id": "cb1", "name": CALLBACK, "where": "queue summary"}
+    r = reading(callback="cb1", asked="cb1", asked_is="callback", header_ids=["p1", "p2"], size=2,
+                keys={".c": {"type": "string", "value": "done", "pttl_ms": 80_000}},
+                metas={"p1": meta(), "p2": meta()},
+                queues={"celery": {"length": 0, "messages": []}, "summary": {"length": 1, "messages": [msg]}},
+                route_explanations={CALLBACK: f"there are no task_routes, so {CALLBACK!r} goes to the default queue 'celery'"})
+    r["broker"]["found"] = [msg]
+    d = diagnose(r)
+    assert (d.verdict, d.cause) == ("stuck", "callback-queue-unconsumed"), d
+    route = [e for e in d.evidence if e.startswith("route:")]
+    assert route and "but its message waits in 'summary'" in route[0], d.evidence
+    assert "summary" in (d.fix or ""), d.fix

@@ -571,6 +571,17 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
                                 "any chord key lives: the producer wrote it to another backend (or a client deleted it)")
 
 
+def route_line(r: Reading, task: str, waiting_q: str | None) -> str:
+    """How the app given routes ``task``, and, where the message waits elsewhere, that something else routed it."""
+    said = r.conf["route_explanations"][task]
+    routed = r.route(task)
+    if waiting_q and routed and routed != waiting_q:
+        return (f"route: the app given routes {task!r} to {routed!r} ({said}), but its message waits in {waiting_q!r}: "
+                "it was routed by something this app does not hold (the signature's own options, e.g. "
+                ".set(queue=...), or the task_routes of the worker that published it)")
+    return f"route: {said}"
+
+
 def waiting_queue(r: Reading) -> str | None:
     for name, info in (r.broker.get("queues") or {}).items():
         if any(m.get("task_id") == r.ref.callback_id for m in info.get("messages") or []):
@@ -597,7 +608,7 @@ def evidence(r: Reading, d: Diagnosis) -> list[str]:
             ev.append(f"broker (passive declare): queue {name!r} holds {n} message(s) and has 0 consumers")
     ev.append(f"workers (inspect active_queues): {consumers_line(r.workers)}")
     if ref.callback_task and (r.conf.get("route_explanations") or {}).get(ref.callback_task):
-        ev.append(f"route: {r.conf['route_explanations'][ref.callback_task]}")
+        ev.append(route_line(r, ref.callback_task, waiting_q))
     for h in r.held:
         if h.get("task_id") in {ref.callback_id, *ref.header_ids} or (h.get("name") == CHORD_UNLOCK and (h.get("args") or [None])[0] == ref.group_id):
             ev.append(f"workers: {h['worker']} holds {short(h.get('name'))} {h['task_id']} ({h['how']}"
