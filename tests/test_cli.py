@@ -135,7 +135,7 @@ def test_no_process_outlives_an_interrupted_run(lab_results, sig):
     """Ctrl-C, SIGTERM, or SIGKILL to the lab mid-run: every redis-server and worker it started is gone, and nothing half-written is recorded."""
     proc = _start_and_wait_for_workers(lab_results)
     proc.send_signal(sig)
-    proc.wait(30)
+    said, _ = proc.communicate(timeout=30)  # what the lab said as it stopped: the failure message below shows it
     deadline = time.time() + 10
     left = processes_under(lab_results)
     while left and time.time() < deadline:
@@ -144,7 +144,7 @@ def test_no_process_outlives_an_interrupted_run(lab_results, sig):
     assert not left, [" ".join(p.cmdline()) for p in left]
     stored_records(lab_results)  # no torn record, if any was written
     if sig != signal.SIGKILL:
-        assert proc.returncode in (130, 143, -sig)
+        assert proc.returncode in (130, 143, -sig), said[-3000:]
 
 
 def test_two_runs_at_once_do_not_collide(lab_results):

@@ -56,6 +56,16 @@ def test_every_shipped_scenario_is_valid_and_round_trips():
     ({"config": {"task_default_queue": 5}}, "config['task_default_queue']", "takes a string"),
     ({"workers": (Worker("w1", config={"task_acks_late": 1}),)}, "workers[0].config['task_acks_late']", "takes a bool"),
     ({"workers": (Worker("w1", config=[]),)}, "workers[0].config", "Celery setting names"),
+    # a worker's own command line (issue 13): parsed by Celery's `celery worker`, checked against the fields
+    ({"workers": (Worker("w1", argv="--bogus"),)}, "workers[0].argv", "No such option '--bogus'"),
+    ({"workers": (Worker("w1", argv="-c lots"),)}, "workers[0].argv", "Invalid value for '-c'"),
+    ({"workers": (Worker("w1", argv="-n other@host"),)}, "workers[0].argv", "sets --hostname; drop it"),
+    ({"workers": (Worker("w1", argv="--detach"),)}, "workers[0].argv", "stays in the foreground"),
+    ({"workers": (Worker("w1", queues=("a",), argv="-Q b"),)}, "workers[0].argv", "give the queues once"),
+    ({"workers": (Worker("w1", concurrency=2, argv="-c 4"),)}, "workers[0].argv", "concurrency=4"),
+    ({"workers": (Worker("w1", argv="-P threads"),)}, "workers[0].argv", "give the pool once"),
+    ({"workers": (Worker("w1", argv="-A proj worker -Q a"),)}, "workers[0].argv", "gives the program or its app"),
+    ({"workers": (Worker("w1", argv="-Q 'a"),)}, "workers[0].argv", "not a command line"),
     ({"chords": (Chord(callback_args=[1]),)}, "chords[0].callback_args", "a tuple of arguments"),
     ({"chords": (Chord(callback_options={"queue": 5}),)}, "chords[0].callback_options['queue']", "a queue name"),
     ({"chords": (Chord(part_options={"countdown": "later"}),)}, "chords[0].part_options['countdown']", "seconds"),
@@ -170,3 +180,15 @@ def test_scenario_script_outside_the_package(tmp_path):
                  "scenario = Scenario(name='mine', description='d', expect='completed', workers=(Worker('w'),), chords=(Chord(header=2),))\n")
     s = load(str(p))
     assert s.name == "mine" and s.source == str(p.resolve())
+
+
+def test_a_worker_command_line_passes_through_as_typed():
+    """Any `celery worker` option the lab does not own passes; -X is read back as the queues it takes away."""
+    w = Worker("w1", queues=None, argv="-Q execution,celery -X celery --prefetch-multiplier 1 -O fair -E --max-tasks-per-child 10")
+    validate(dataclasses.replace(GOOD, workers=(w,)))
+    assert w.excluded_queues() == ["celery"]
+    assert Worker("w1", argv="--exclude-queues=a,b -Xc").excluded_queues() == ["a", "b", "c"]
+    from lab.runtime.process.topology import _worker_argv
+
+    argv = _worker_argv(w, "w1@host")
+    assert argv[argv.index("-X"):argv.index("-X") + 2] == ["-X", "celery"] and "--max-tasks-per-child" in argv

@@ -91,7 +91,8 @@ def test_multiple_workers_old_signature_fails_with_typeerror():
     assert any(v["verdict"] == "failed" and v["cause"] == "callback-raised" for v in verdicts)
 
 
-@pytest.mark.parametrize("name", ["split-queues-fixed", "route-glob-mismatch-fixed", "multiple-workers-fixed", "short-result-expiry-fixed"])
+@pytest.mark.parametrize("name", ["split-queues-fixed", "route-glob-mismatch-fixed", "multiple-workers-fixed", "short-result-expiry-fixed",
+                                  "exclude-queue-fixed"])
 def test_fixed_variants_complete(name):
     """Each fix, applied, completes every chord: the evidence that the fix works."""
     result, verdicts = run(name)
@@ -105,3 +106,14 @@ def test_same_seed_same_verdict_and_values():
     b, vb = run("split-queues", seed=42)
     assert [c["expected"] for c in a.record["observations"]["chords"]] == [c["expected"] for c in b.record["observations"]["chords"]]
     assert [(v["verdict"], v["cause"]) for v in va] == [(v["verdict"], v["cause"]) for v in vb]
+
+
+def test_a_worker_started_with_x_leaves_the_callback_unconsumed_and_the_proof_names_the_flag():
+    """Worker(argv="-Q execution,celery -X celery ..."): -X wins, the callback waits in 'celery', and the proof
+    names the worker's own command line beside what inspect active_queues reports."""
+    result, verdicts = run("exclude-queue")
+    assert result.outcome["status"] == "matched"
+    for v in verdicts:
+        assert (v["verdict"], v["cause"]) == ("stuck", "callback-queue-unconsumed")
+        assert any("-X takes 'celery' away from it" in e for e in v["evidence"]), v["evidence"]
+        assert any("inspect active_queues" in e and "none consumes 'celery'" in e for e in v["evidence"])

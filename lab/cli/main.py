@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -23,6 +24,7 @@ import click
 
 from lab import records
 from lab.errors import LabError
+from lab.runtime.process.processes import stop_requested
 from lab.views.console import EXIT_BAD_INPUT, EXIT_CRASH, err
 
 # Every command, as module:attribute below lab.cli.
@@ -113,6 +115,13 @@ def entry() -> None:
     except SystemExit:
         raise
     except Exception as e:  # a crash of the lab itself: one line, the traceback only on request
+        signum = stop_requested()
+        if signum:  # asked to stop, and something failed while it unwound: the stop is the outcome, the failure is said
+            err.print(f"lab: stopped by {signal.Signals(signum).name}; while stopping, {type(e).__name__}: {e}"
+                      + ("" if os.environ.get("LAB_DEBUG") else " (set LAB_DEBUG=1 for the traceback)"), soft_wrap=True)
+            if os.environ.get("LAB_DEBUG"):
+                traceback.print_exc()
+            sys.exit(128 + signum)
         err.print(f"lab crashed: {type(e).__name__}: {e}" + ("" if os.environ.get("LAB_DEBUG") else " (set LAB_DEBUG=1 for the traceback)"))
         if os.environ.get("LAB_DEBUG"):
             traceback.print_exc()

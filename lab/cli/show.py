@@ -42,9 +42,11 @@ def show(run_ref: str, as_json: bool, svg: bool) -> None:
     topo = obs.get("topology") or {}
     out.print(f"topology: redis-server {((topo.get('redis') or {}).get('version'))} on port {((topo.get('redis') or {}).get('port'))}"
               f", broker {topo.get('broker_url')}, backend {topo.get('result_backend')}")
+    argvs = {w.get("name"): w.get("argv") for w in sc.get("workers") or []}
     for w in topo.get("workers") or []:
         out.print(f"  worker {w['name']}: {'-Q ' + ','.join(w['queues']) if w.get('queues') else 'no -Q'}, "
-                  f"-c {w['concurrency']} -P {w['pool']}, code {', '.join(w.get('tasks') or [])}; log {w.get('log')}")
+                  f"-c {w['concurrency']} -P {w['pool']}" + (f", {argvs[w['name']]}" if argvs.get(w["name"]) else "")
+                  + f", code {', '.join(w.get('tasks') or [])}; log {w.get('log')}")
     cfg = sc.get("config") or {}
     if cfg:
         out.print("config: " + json.dumps(cfg, default=repr))

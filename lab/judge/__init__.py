@@ -24,6 +24,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lab.scenario.model import excluded_queues
 from lab.judge.causes import CAUSES  # noqa: E402,F401 (the meanings: written once, in the catalogue)
 from lab.observe.model import LedgerEvent, Observations
 
@@ -379,6 +380,7 @@ class Judge:
                                   f"{_t(self.obs, pub['t'])}, after the last part returned")
             v.evidence.append(f"broker: queue {q!r} holds {self.queues[q].get('length')} message(s), including callback {cid}")
             v.evidence.append(f"workers (inspect active_queues): {self.consumption_line()}; none consumes {q!r}")
+            v.evidence += self.excluded_by(q)
             why = route_explanation(self.scenario, name or "", q)
             if (c.get("callback_queue") or q) == q and why:
                 v.evidence.append(f"route: {why}")
@@ -539,7 +541,8 @@ class Judge:
                       "(the broker's own count, by passive declare)",
                       f"ledger: {len(pubs)} message(s) were published to {q!r} and {len(waiting)} never ran, this callback "
                       f"among them: the {info.get('length')} message(s) in the queue are those",
-                      f"workers (inspect active_queues): {self.consumption_line()}; none consumes {q!r}"]
+                      f"workers (inspect active_queues): {self.consumption_line()}; none consumes {q!r}",
+                      *self.excluded_by(q)]
         why = route_explanation(self.scenario, c.get("callback_task") or "", q)
         if why:
             v.evidence.append(f"route: {why}")
@@ -548,6 +551,11 @@ class Judge:
                 e.get("state") == "SUCCESS" for e in part_ends.values()) else f"ledger: all {len(parts)} header parts ended")
         v.evidence.append(no_meta)
         return v
+
+    def excluded_by(self, q: str) -> list[str]:
+        """The workers whose own command line takes queue ``q`` away (``-X``): the evidence names the flag."""
+        return [f"scenario: {w.get('name')} runs `celery worker {w.get('argv')}`, and -X takes {q!r} away from it"
+                for w in self.scenario.get("workers") or [] if q in excluded_queues(w.get("argv"))]
 
     def _header_incomplete(self, v: Verdict, c: dict, starts: dict, ends: dict) -> Verdict:
         parts = c.get("header_ids") or []

@@ -232,6 +232,7 @@ def doctor_section() -> list[str]:
 
 def _short_config(sc: dict[str, Any]) -> str:
     ws = "; ".join(f"{w['name']} " + (f"-Q {','.join(w['queues'])}" if w.get("queues") else "no -Q")
+                   + (f" {w['argv']}" if w.get("argv") else "")
                    + (f" ({w['tasks'][0].rsplit('.', 1)[-1]})" if w.get("tasks") else "") for w in sc.get("workers") or [])
     extra = []
     cfg = sc.get("config") or {}

@@ -210,6 +210,7 @@ def validate(s: Any) -> Scenario:
         if w.tasks is not None:
             _check_modules(where, f"{fw}.tasks", w.tasks)
         _check_config(where, f"{fw}.config", w.config)
+        _check_worker_argv(where, fw, w)
     if not isinstance(s.chords, tuple) or not s.chords:
         raise bad("chords", s.chords, "give a tuple of at least one lab.Chord")
     for i, c in enumerate(s.chords):
@@ -279,6 +280,56 @@ def validate(s: Any) -> Scenario:
         if not _is_number(v) or not 0 < v <= 300:
             raise bad(fld, v, "give seconds from 0 to 300")
     return s
+
+
+# Worker arguments the lab owns: it names each worker, picks its app, keeps it in the foreground and reads its log.
+_OWNED_ARGS = {"hostname": "the lab names each worker (Worker.name)", "detach": "the lab owns the process: it stays in the foreground",
+               "logfile": "the lab reads the worker's log from its own file", "pidfile": "the lab owns the process",
+               "uid": "the lab owns the process", "gid": "the lab owns the process", "beat": "beat is not a chord worker's job"}
+
+
+def _check_worker_argv(where: str, fw: str, w: Worker) -> None:
+    """``Worker.argv`` parses as ``celery worker`` arguments, with Celery's own command, and agrees with the fields."""
+    if not isinstance(w.argv, str):
+        raise ScenarioError(f"{where}: {fw}.argv is {_short(w.argv)}; give the extra `celery worker` arguments as one string, "
+                            "e.g. \"-X execution --prefetch-multiplier 1\".")
+    if not w.argv.strip():
+        return
+    import shlex
+
+    try:
+        args = shlex.split(w.argv)
+    except ValueError as e:
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, not a command line ({e}); quote it as in a shell.") from None
+    if args and args[0] in ("celery", "worker") or "-A" in args or "--app" in args or any(a.startswith("--app=") for a in args):
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, which gives the program or its app; give only the options that follow "
+                            "`celery -A app worker`, e.g. \"-X execution\".")
+    import click
+    from celery import Celery
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker as worker_command
+    from click.core import ParameterSource
+
+    app = Celery("lab-validate", set_as_current=False)
+    try:
+        ctx = worker_command.make_context("worker", list(args), obj=CLIContext(app=app, no_color=True, workdir=None, quiet=True))
+    except click.ClickException as e:
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}: {e.format_message()} Give options as for `celery worker`.") from None
+    finally:
+        app.close()
+    given = {n for n in ctx.params if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
+    for name, why in _OWNED_ARGS.items():
+        if name in given:
+            raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, which sets --{name.replace('_', '-')}; drop it: {why}.")
+    if "queues" in given and w.queues is not None:
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, which gives -Q, and so does {fw}.queues={w.queues!r}; give the queues once.")
+    if "concurrency" in given and ctx.params.get("concurrency") != w.concurrency:
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, which gives -c {ctx.params.get('concurrency')}, but {fw}.concurrency is "
+                            f"{w.concurrency}; give it once, as concurrency={ctx.params.get('concurrency')}.")
+    if "pool" in given:
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, which gives -P; give the pool once, as {fw}.pool (one of {', '.join(POOLS)}).")
+    if "loglevel" in given:
+        raise ScenarioError(f"{where}: {fw}.argv is {w.argv!r}, which sets the log level; drop it: the lab reads the worker's INFO lines as evidence.")
 
 
 def _check_modules(where: str, fld: str, mods: Any) -> None:

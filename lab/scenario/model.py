@@ -51,6 +51,25 @@ class ScenarioError(LabError):
     """A scenario that cannot run, with one sentence saying why and how to fix it."""
 
 
+def excluded_queues(argv: str | None) -> list[str]:
+    """The queues a ``celery worker`` command line excludes (``-X a,b``, ``-Xa``, ``--exclude-queues=a``)."""
+    import shlex
+
+    try:
+        args = shlex.split(argv or "")
+    except ValueError:
+        return []
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a in ("-X", "--exclude-queues") and i + 1 < len(args):
+            out += [q for q in args[i + 1].split(",") if q]
+        elif a.startswith("--exclude-queues="):
+            out += [q for q in a.split("=", 1)[1].split(",") if q]
+        elif a.startswith("-X") and len(a) > 2:
+            out += [q for q in a[2:].split(",") if q]
+    return out
+
+
 @dataclass(frozen=True)
 class Worker:
     """One ``celery worker`` process.
@@ -58,7 +77,12 @@ class Worker:
     ``queues=None`` is a plain ``celery worker`` with no ``-Q``: it consumes
     the app's default queue only.  ``tasks`` names the task module(s) this
     worker imports, so two workers can run different code (a stale deploy);
-    ``None`` means the scenario's ``tasks``.
+    ``None`` means the scenario's ``tasks``.  ``argv`` passes any further
+    ``celery worker`` arguments through, as on a command line
+    (``"-X execution --prefetch-multiplier 1 -O fair"``); they are parsed with
+    Celery's own worker command at validation, and one that contradicts a
+    field, or that the lab must own (``-n``, ``-A``, ``--detach``, the log
+    file), is refused in one sentence.
     """
 
     name: str
@@ -67,6 +91,17 @@ class Worker:
     pool: str = "prefork"
     tasks: tuple[str, ...] | None = None
     config: dict[str, Any] = field(default_factory=dict)  # worker-only Celery config overrides
+    argv: str = ""  # more `celery worker` arguments, as typed
+
+    def extra_args(self) -> list[str]:
+        """``argv`` split as a shell splits it (validated: it parses)."""
+        import shlex
+
+        return shlex.split(self.argv) if self.argv else []
+
+    def excluded_queues(self) -> list[str]:
+        """The queues ``-X``/``--exclude-queues`` in ``argv`` takes away from this worker."""
+        return excluded_queues(self.argv)
 
 
 @dataclass(frozen=True)
@@ -136,7 +171,8 @@ class Scenario:
 
     def summary(self) -> str:
         ws = ", ".join(
-            f"{w.name}(-Q {','.join(w.queues)})" if w.queues else f"{w.name}(no -Q)" for w in self.workers
+            (f"{w.name}(-Q {','.join(w.queues)}" if w.queues else f"{w.name}(no -Q") + (f" {w.argv})" if w.argv else ")")
+            for w in self.workers
         )
         return f"{self.broker} broker, {self.backend} backend; workers {ws}"
 

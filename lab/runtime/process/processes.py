@@ -153,6 +153,14 @@ def _redeliver(signum: int) -> None:
         signal.pthread_kill(threading.main_thread().ident, signum)
 
 
+_STOPS: list[int] = []  # the stop signals raised in the main thread, in order
+
+
+def stop_requested() -> int | None:
+    """The first stop signal this process was asked to stop by, or None."""
+    return _STOPS[0] if _STOPS else None
+
+
 def install_signal_handlers() -> None:
     """SIGTERM → ``Stopped`` (``SystemExit(143)``), SIGHUP → ``Stopped`` (129), SIGINT → ``KeyboardInterrupt``.
 
@@ -167,6 +175,7 @@ def install_signal_handlers() -> None:
             timer.daemon = True
             timer.start()
             return
+        _STOPS.append(signum)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Stopped(signum)

@@ -149,7 +149,7 @@ def _worker_argv(w: Worker, hostname: str) -> list[str]:
             "--without-mingle", "--without-gossip", "--without-heartbeat"]
     if w.queues:
         argv += ["-Q", ",".join(w.queues)]
-    return argv
+    return argv + w.extra_args()  # the scenario's own worker arguments, as typed (validated against the fields)
 
 
 def _pythonpath(scenario: Scenario) -> str:
@@ -231,7 +231,7 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
                         tasks=list(w.tasks or scenario.tasks), ledger_dir=str(run_dir / "ledger"), node=hostname)
         spec_path = run_dir / f"app-{w.name}.json"
         spec_path.write_text(json.dumps(spec, indent=2, default=repr))
-        say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'})")
+        say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'}{' ' + w.argv if w.argv else ''})")
         argv, wenv = _worker_argv(w, hostname), {**env, "LAB_APP": str(spec_path)}
         node = owner.spawn(w.name, argv, env=wenv, cwd=run_dir)
         topo.workers.append(WorkerNode(w, hostname, node, spec, argv=argv, env=wenv))
