@@ -231,8 +231,8 @@ def doctor_section() -> list[str]:
 
 
 def _short_config(sc: dict[str, Any]) -> str:
-    ws = "; ".join(f"{w['name']} " + (f"-Q {','.join(w['queues'])}" if w.get("queues") else "no -Q")
-                   + (f" {w['argv']}" if w.get("argv") else "")
+    ws = "; ".join(f"{w['name']} " + (f"-Q {','.join(w['queues'])}" + (f" {w['argv']}" if w.get("argv") else "") if w.get("queues")
+                                       else (w.get("argv") or "no -Q"))
                    + (f" ({w['tasks'][0].rsplit('.', 1)[-1]})" if w.get("tasks") else "") for w in sc.get("workers") or [])
     extra = []
     cfg = sc.get("config") or {}

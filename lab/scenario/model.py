@@ -171,7 +171,7 @@ class Scenario:
 
     def summary(self) -> str:
         ws = ", ".join(
-            (f"{w.name}(-Q {','.join(w.queues)}" if w.queues else f"{w.name}(no -Q") + (f" {w.argv})" if w.argv else ")")
+            f"{w.name}(" + " ".join(x for x in (f"-Q {','.join(w.queues)}" if w.queues else ("" if w.argv else "no -Q"), w.argv) if x) + ")"
             for w in self.workers
         )
         return f"{self.broker} broker, {self.backend} backend; workers {ws}"
