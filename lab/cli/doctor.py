@@ -14,7 +14,7 @@ from lab.doctor.audit import load_app
 from lab.doctor.diagnose import overview, save_diagnosis
 from lab.judge.live import Diagnosis, consumers_line, diagnose, exit_code
 from lab.observe.live import Deployment, read_chord
-from lab.views.diagnosis import _render_overview, render
+from lab.views.diagnosis import render_overview, render
 
 
 @click.command("doctor")
@@ -68,7 +68,7 @@ def doctor_cmd(app_ref: str, chords: tuple[str, ...], groups: tuple[str, ...], t
         out.print()
         render(out, d)
     if view is not None:
-        _render_overview(out, view)
+        render_overview(out, view)
     out.print(f"\n[dim]read-only: {'; '.join(dict.fromkeys(dep.reads))}; {elapsed:.1f} s[/dim]", soft_wrap=True)
     if saved:
         out.print(f"[dim]saved as {saved}; judge it again: python -m lab show {saved}[/dim]")

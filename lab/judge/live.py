@@ -558,7 +558,8 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
         return "chord-size-key-missing", f"it expired: the chord keys live {exp:g} s ({which})" if exp else "it was deleted"
     ago = f".j was last written {exp - left:.0f} s ago and .s would live {exp:g} s ({which}), so it did not expire"
     young = uptime is not None and int(uptime) < exp
-    looked = (r.backend.get("size_key_elsewhere") or {}).get("looked") or []
+    elsewhere_scan = r.backend.get("size_key_elsewhere") or {}
+    looked = elsewhere_scan.get("looked") if elsewhere_scan.get("complete", True) else []  # a cut-short scan proves nothing
     agree = bool(theirs) and len(theirs) == len(r.workers.get("consumers") or theirs)
     if young:  # a restart after the chord was sent, or a producer writing elsewhere: nothing read tells them apart
         return None, (f"{ago}; nothing was evicted or flushed, "

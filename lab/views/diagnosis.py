@@ -37,7 +37,7 @@ def render(console, d: Diagnosis) -> None:
         console.print("  [dim](decided by a live rule over what was read; the lab's checker needs a run's ledger here)[/dim]")
 
 
-def _render_overview(out, view: dict[str, Any]) -> None:
+def render_overview(out, view: dict[str, Any]) -> None:
     out.print()
     if not view["queues"]:
         out.print("[green]no messages wait in any queue[/green]")

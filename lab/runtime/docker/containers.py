@@ -56,10 +56,10 @@ import psutil
 from lab.runtime.celery_app import app_spec
 from lab.errors import LabError, LabSetupError
 from lab.drive.nemesis import Nemesis
-from lab.runtime.process.processes import NodeNotReady, free_port
+from lab.runtime.process.processes import LogFile, NodeNotReady, free_port
 from lab.runtime.process.redis_server import RESERVED_OPTIONS
 from lab.scenario import DOCKER_FAULT_KINDS, Fault, Scenario
-from lab.runtime.process.topology import WORKER_READY_TIMEOUT, _worker_argv
+from lab.runtime.process.topology import WORKER_READY_TIMEOUT, _worker_argv, end_life
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_IMAGE = "chord-failure-lab:latest"
@@ -183,7 +183,7 @@ def _owner_alive(label: str | None) -> bool:
 # -- nodes ------------------------------------------------------------------------------
 
 
-class ContainerNode:
+class ContainerNode(LogFile):
     """One life of a container, shaped like ``lab.runtime.process.processes.Node`` for the nemesis and the observer.
 
     ``pid`` is the host pid of the container's main process (the celery
@@ -252,25 +252,7 @@ class ContainerNode:
         while self.alive() and time.monotonic() < deadline:
             time.sleep(POLL_S)
 
-    # -- the log
-    def log_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def log_text(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self.log_offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def last_log_line(self) -> str | None:
-        lines = [ln.strip() for ln in self.log_text().splitlines() if ln.strip()]
-        return lines[-1] if lines else None
-
+    # -- the log (log_size, log_text, last_log_line: LogFile's)
     def wait_for_log(self, pattern: str, timeout: float, *, since: int | None = None) -> re.Match:
         """Poll the log for a line matching ``pattern``; ``NodeNotReady`` on timeout or if the container exits first."""
         rx = re.compile(pattern)
@@ -471,13 +453,10 @@ class DockerTopology:
     def restart_worker(self, name: str, timeout: float = CONTAINER_READY_TIMEOUT) -> DockerWorker:
         """Start worker ``name``'s container again (same hostname, app spec, networks, log); return once "ready."."""
         wn = self.worker(name)
-        old = wn.node
-        wn.restarts.append({"pid": old.pid, "until": time.time(),
-                            "exit": old.returncode if old.returncode is not None else "killed by the lab"})
-        old.kill()
-        since = old.log_size()
+        log_path = wn.node.log_path
+        since = end_life(wn)
         wn.container.start()
-        wn.node = ContainerNode(name, wn.container, old.log_path, since, time.time())
+        wn.node = ContainerNode(name, wn.container, log_path, since, time.time())
         wn.node.wait_for_log(r"\bready\.", timeout, since=since)
         wn.ready_at = time.time()
         return wn

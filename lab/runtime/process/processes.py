@@ -300,26 +300,12 @@ def _describe_exit(code: int) -> str:
     return f"exited with code {code}"
 
 
-class Node:
-    """One OS process (and its process group) owned by a ``ProcessOwner``."""
+class LogFile:
+    """A node's output file, read from where this life of the node began (``log_path``, ``log_offset``)."""
 
-    def __init__(self, owner: "ProcessOwner", name: str, argv: list[str], popen: subprocess.Popen,
-                 log_path: Path, log_offset: int, started_at: float):
-        self.owner = owner
-        self.name = name
-        self.argv = list(argv)
-        self.pid = popen.pid            # also the process group id (own session)
-        self.log_path = log_path
-        self.log_offset = log_offset    # where this node's output starts in log_path
-        self.started_at = started_at    # time.time() at spawn
-        self._popen = popen
-        self._torn_down = False
+    log_path: Path
+    log_offset: int
 
-    def __repr__(self) -> str:
-        state = "alive" if self.alive() else _describe_exit(self._popen.returncode)
-        return f"<Node {self.name} pid={self.pid} {state}>"
-
-    # -- the log ---------------------------------------------------------------
     def log_size(self) -> int:
         """Current byte size of the log file (pass as ``since`` to the next wait)."""
         try:
@@ -341,6 +327,27 @@ class Node:
         lines = [ln.strip() for ln in self.log_text().splitlines() if ln.strip()]
         return lines[-1] if lines else None
 
+
+class Node(LogFile):
+    """One OS process (and its process group) owned by a ``ProcessOwner``."""
+
+    def __init__(self, owner: "ProcessOwner", name: str, argv: list[str], popen: subprocess.Popen,
+                 log_path: Path, log_offset: int, started_at: float):
+        self.owner = owner
+        self.name = name
+        self.argv = list(argv)
+        self.pid = popen.pid            # also the process group id (own session)
+        self.log_path = log_path
+        self.log_offset = log_offset    # where this node's output starts in log_path
+        self.started_at = started_at    # time.time() at spawn
+        self._popen = popen
+        self._torn_down = False
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive() else _describe_exit(self._popen.returncode)
+        return f"<Node {self.name} pid={self.pid} {state}>"
+
+    # -- the log: LogFile's; wait_for_log also watches the process ---------------
     def wait_for_log(self, pattern: str, timeout: float, *, since: int | None = None,
                      give_up: Callable[[], str | None] | None = None) -> re.Match:
         """Poll the log for a line matching ``pattern`` (``re.search`` per line).

@@ -92,11 +92,7 @@ class Topology:
         group) is killed first, so two lives never consume at once.
         """
         wn = self.worker(name)
-        old = wn.node
-        wn.restarts.append({"pid": old.pid, "until": time.time(),
-                            "exit": old.returncode if old.returncode is not None else "killed by the lab"})
-        old.kill()
-        since = old.log_size()
+        since = end_life(wn)
         wn.node = self.owner.spawn(name, wn.argv, env=wn.env, cwd=self.run_dir)
         await_ready(wn, self.redis, timeout, since=since)
         return wn
@@ -141,6 +137,16 @@ def await_ready(wn: WorkerNode, redis: Any, timeout: float, *, since: int | None
                            "the run cannot go on, and no verdict can be given.") from e
         raise
     wn.ready_at = time.time()
+
+
+def end_life(wn) -> int:
+    """End a worker's current life before a restart: note it in ``wn.restarts``, kill what is left of it (a stopped
+    or orphaned process or container), and return where its log ends, for the next life's "ready." wait."""
+    old = wn.node
+    wn.restarts.append({"pid": old.pid, "until": time.time(),
+                        "exit": old.returncode if old.returncode is not None else "killed by the lab"})
+    old.kill()
+    return old.log_size()
 
 
 def _worker_argv(w: Worker, hostname: str) -> list[str]:
