@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lab.errors import LabError
 
@@ -77,7 +77,11 @@ class Worker:
     ``queues=None`` is a plain ``celery worker`` with no ``-Q``: it consumes
     the app's default queue only.  ``tasks`` names the task module(s) this
     worker imports, so two workers can run different code (a stale deploy);
-    ``None`` means the scenario's ``tasks``.  ``argv`` passes any further
+    ``None`` means the scenario's ``tasks``.  ``app`` runs another Celery
+    app, by the import path ``celery -A`` takes (``"shop.worker:app"``): its
+    own config and routes, its own task modules, with the run's broker and
+    backend; the scenario's ``config`` and ``tasks`` are not given to it, only
+    the worker's own ``config``.  ``argv`` passes any further
     ``celery worker`` arguments through, as on a command line
     (``"-X execution --prefetch-multiplier 1 -O fair"``); they are parsed with
     Celery's own worker command at validation, and one that contradicts a
@@ -92,6 +96,7 @@ class Worker:
     tasks: tuple[str, ...] | None = None
     config: dict[str, Any] = field(default_factory=dict)  # worker-only Celery config overrides
     argv: str = ""  # more `celery worker` arguments, as typed
+    app: str | None = None  # "pkg.module:app": this worker runs that Celery app (as `celery -A pkg.module:app`), a split deploy
 
     def extra_args(self) -> list[str]:
         """``argv`` split as a shell splits it (validated: it parses)."""
@@ -164,9 +169,13 @@ class Scenario:
     fix: str | None = None  # name of the scenario that applies the fix
     settle: float = 4.0  # bound, seconds, on waiting for callbacks once the header quiesced
     quiet: float = 1.5  # no ledger progress for this long counts as quiesced
+    canvas: Callable[..., Any] | None = None  # canvas(app) -> a Celery canvas, or a list of them: sent instead of `chords`
+    read_after: float | None = None  # hold the final probe until this many seconds after sending (an expiry shows)
     source: str | None = None  # the file it was loaded from
 
     def to_dict(self) -> dict[str, Any]:
+        """The scenario as JSON data, for records; a value JSON cannot hold (a regex route, a ``Queue``, a router,
+        the canvas function) is kept as its ``repr``: the scenario file is what reruns it."""
         return _plain(dataclasses.asdict(self))
 
     def summary(self) -> str:
@@ -179,7 +188,18 @@ class Scenario:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else _repr(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return value
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return _repr(value)
+
+
+def _repr(value: Any) -> str:
+    if callable(value) and getattr(value, "__qualname__", None) and getattr(value, "__module__", None):
+        return f"{value.__module__}.{value.__qualname__}"  # a router or canvas function: where it lives, not its address
+    try:
+        return repr(value)
+    except Exception:  # a user's object whose __repr__ raises
+        return f"<a {type(value).__name__}>"
