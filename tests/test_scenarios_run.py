@@ -92,7 +92,7 @@ def test_multiple_workers_old_signature_fails_with_typeerror():
 
 
 @pytest.mark.parametrize("name", ["split-queues-fixed", "route-glob-mismatch-fixed", "multiple-workers-fixed", "short-result-expiry-fixed",
-                                  "exclude-queue-fixed"])
+                                  "exclude-queue-fixed", "regex-route-fixed", "router-object-fixed", "split-apps-fixed"])
 def test_fixed_variants_complete(name):
     """Each fix, applied, completes every chord: the evidence that the fix works."""
     result, verdicts = run(name)
@@ -117,3 +117,33 @@ def test_a_worker_started_with_x_leaves_the_callback_unconsumed_and_the_proof_na
         assert (v["verdict"], v["cause"]) == ("stuck", "callback-queue-unconsumed")
         assert any("-X takes 'celery' away from it" in e for e in v["evidence"]), v["evidence"]
         assert any("inspect active_queues" in e and "none consumes 'celery'" in e for e in v["evidence"])
+
+
+@pytest.mark.parametrize("name, route, source", [
+    ("regex-route", "task_routes entry re.compile('.*summar.*') matches 'shop.summarize'", "config of worker w1"),
+    ("router-object", "the router route_reports sends 'shop.summarize' to queue 'summary'", "config of worker w1"),
+    ("split-apps", "task_routes entry 'shop.summarize' matches", "config of worker reports"),
+])
+def test_config_objects_reach_the_workers_and_the_proof_names_the_route_and_its_source(name, route, source):
+    """Celery config as Celery takes it (a regex key, a router function, a worker's own app), from task modules
+    shipped beside the scenario (scenarios/shop/): the workers import it, the callback waits in 'summary',
+    and the proof quotes the route as the worker that published the callback reads it."""
+    result, verdicts = run(name)
+    assert result.outcome["status"] == "matched", [v["summary"] for v in verdicts]
+    (v,) = verdicts
+    assert (v["verdict"], v["cause"]) == ("stuck", "callback-queue-unconsumed")
+    line = next(e for e in v["evidence"] if e.startswith("route ("))
+    assert route in line and source in line and "which published it" in line, line
+    assert any("broker: queue 'summary' holds" in e for e in v["evidence"])
+
+
+def test_a_held_read_proves_a_result_that_expired_before_it():
+    """read_after holds the final read; the callback's meta was seen with a TTL, then gone: unrecorded,
+    cause result-expired, naming result_expires and the TTL history."""
+    result, verdicts = run("result-expired")
+    assert result.outcome["status"] == "matched", [v["summary"] for v in verdicts]
+    (v,) = verdicts
+    assert (v["verdict"], v["cause"]) == ("unrecorded", "result-expired")
+    text = evidence(v)
+    assert "backend: callback meta TTL" in text and "gone" in text and "config: result_expires=2 s" in text
+    assert result.record["observations"]["meta_ttls"]

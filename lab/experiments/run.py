@@ -25,6 +25,8 @@ from typing import Any, Callable
 from lab import records
 from lab.observe import ledger
 from lab.observe import probe as observe
+from lab.observe.backend import meta_ttls
+from lab.observe.routes import read_routes
 from lab.observe.model import ExitedWorker, Observations, Probe, Quiescence, SentChord, TimelineEntry
 from lab.runtime.celery_app import UNRELEASED, build_app, release
 from lab.judge import Verdict, judge, summarize
@@ -159,10 +161,15 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     # a System that fires faults of its own (containers) brings its nemesis; the lab's fires the rest
     nemesis = topo.make_nemesis(scenario.faults, timeline) if isinstance(topo, OwnNemesis) else Nemesis(scenario.faults, topo, timeline)
 
+    meta_history: list[dict[str, Any]] = []  # callback metas' TTLs while the final read is held (read_after)
     rep.step(f"sending {sum(c.count for c in scenario.chords)} chord(s)")
     t_send = time.time()
     sent = send_chords(app, scenario, seed)
+    routes = read_routes(app, scenario, {w.spec.name: w.hostname for w in topo.workers}, [
+        (role, c[f"{role}_task"], opts) for c, spec in zip(sent, _specs_of(scenario))
+        for role, opts in (("header", spec.part_options), ("callback", spec.callback_options))])
     failed = sent[-1] if sent and sent[-1].get("send_error") else None
+    callback_ids = [c["chord_id"] for c in sent if not c.get("send_error") and not c.get("apply_error")]
     lost = redis_lost(getattr(topo, "redis", None)) if failed else None
     size_ttls = (_unreachable(lambda: {"ttls": chord_size_ttls(app, sent)}).get("ttls") or []) \
         if scenario.backend == "redis" and not lost else []
@@ -189,6 +196,8 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
                 nemesis.fire("after-parts-started", watch, sent)
             if ended >= total:
                 nemesis.fire("after-parts-ended", watch, sent)
+                if scenario.read_after:  # the meta's TTL as early as it can exist, for its history
+                    meta_history.extend(_unreachable(lambda: {"ttls": meta_ttls(app, callback_ids)}).get("ttls") or [])
 
         quiescence = observe.wait_for_quiescence(watch, sent, quiet=scenario.quiet,
                                                  bound=_quiesce_bound(scenario) + nemesis.extra_time(),
@@ -197,6 +206,8 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
         nemesis.heal_all()
     timeline.append({"t": quiescence["t"], "kind": "quiesced", "what": quiescence["how"]})
     timings["header_s"] = quiescence["t"] - t_send
+    if scenario.read_after and not lost:
+        meta_history += hold_final_read(app, callback_ids, t_send + scenario.read_after, rep, timeline)
 
     # Probe and judge until every verdict is final, or the settle bound passes.
     deadline = time.time() + scenario.settle
@@ -205,7 +216,8 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
         obs: Observations = {
             "run_id": run_id, "scenario": scenario.to_dict(), "seed": seed, "started_at": started_at,
             "topology": topo.describe(), "chords": sent, "size_ttls": size_ttls, "quiescence": quiescence,
-            "ledger": list(watch.events), "probe": probe, "timeline": timeline,
+            "ledger": list(watch.events), "probe": probe, "timeline": timeline, "routes": routes,
+            **({"meta_ttls": meta_history} if scenario.read_after else {}),
         }
         verdicts = judge(obs)
         # A probe is a consistent snapshot only if the ledger did not move while the broker and
@@ -225,6 +237,28 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     outcome = summarize(obs["scenario"], verdicts)
     timings["elapsed_s"] = t_verdict - started_at
     return Judged(app, sent, obs, verdicts, outcome, timings)
+
+
+def hold_final_read(app, callback_ids: list[str], until: float, rep: Reporter, timeline: list[TimelineEntry]) -> list[dict[str, Any]]:
+    """Hold the final read until ``until``, as the scenario declares (``read_after``), reading the callbacks'
+    meta TTLs on the way: their history is what proves a result was stored and then expired."""
+    left = until - time.time()
+    if left <= 0:
+        return []
+    rep.step(f"holding the final read {left:.1f} s (read_after), watching the callbacks' result TTLs")
+    timeline.append({"t": time.time(), "kind": "hold", "what": f"final read held until {left:.1f} s from now (read_after)"})
+    history: list[dict[str, Any]] = []
+    while True:
+        history += _unreachable(lambda: {"ttls": meta_ttls(app, callback_ids)}).get("ttls") or []
+        left = until - time.time()
+        if left <= 0:
+            return history
+        time.sleep(min(0.25, left))  # the hold is the scenario's declared time, not a wait for evidence
+
+
+def _specs_of(scenario: Scenario) -> list[Any]:
+    """Each sent chord's ``lab.Chord``, in sending order (a spec with ``count`` 3 sends three chords)."""
+    return [spec for spec in scenario.chords for _ in range(spec.count)]
 
 
 def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario_ref: str | None = None,

@@ -273,6 +273,8 @@ class Judge:
                 v.final = False
                 v.evidence.append(f"backend: the probe failed: {self.backend['error']}")
             cfg = self.scenario.get("config") or {}
+            if v.cause is None:
+                self._expired(v, cid, end, cfg)
             if v.cause is None and cfg.get("task_ignore_result"):
                 v.cause = "result-ignored"
                 v.summary = ("the callback ran and succeeded, but task_ignore_result=True applies to it too: "
@@ -282,6 +284,25 @@ class Judge:
         if status in FAILURE_STATES:
             return self._failed(v, c, meta, None)
         return self._not_run(v, c)
+
+    def _expired(self, v: Verdict, cid: str, end: dict, cfg: dict) -> None:
+        """A meta seen with a TTL while the read was held (``read_after``), and gone at the read: ``result-expired``."""
+        history = [r for r in self.obs.get("meta_ttls") or [] if r.get("task_id") == cid]
+        alive = [r for r in history if (r.get("pttl_ms") or 0) > 0]
+        if not alive:
+            return
+        gone = next((r for r in history if r.get("pttl_ms") == -2 and r["t"] > alive[-1]["t"]), None)
+        expires = cfg.get("result_expires")
+        v.cause = "result-expired"
+        v.summary = (f"the callback ran and stored its result, which expired "
+                     f"{'(result_expires=' + str(expires) + ' s) ' if expires is not None else ''}before the read, "
+                     "so its state reads PENDING")
+        seen = [alive[0], alive[-1]] if len(alive) > 1 else alive
+        v.evidence.append("backend: callback meta TTL " + ", ".join(f"{r['pttl_ms']} ms {_t(self.obs, r['t'])}" for r in seen)
+                          + (f"; gone {_t(self.obs, gone['t'])}" if gone else "; gone at the final read"))
+        if expires is not None:
+            v.evidence.append(f"config: result_expires={expires!r} s; the read was held until "
+                              f"{_t(self.obs, (self.obs.get('probe') or {}).get('t') or alive[-1]['t'])} (read_after)")
 
     def _failed(self, v: Verdict, c: dict, meta: dict | None, end: dict | None) -> Verdict:
         v.verdict = "failed"
@@ -381,9 +402,7 @@ class Judge:
             v.evidence.append(f"broker: queue {q!r} holds {self.queues[q].get('length')} message(s), including callback {cid}")
             v.evidence.append(f"workers (inspect active_queues): {self.consumption_line()}; none consumes {q!r}")
             v.evidence += self.excluded_by(q)
-            why = route_explanation(self.scenario, name or "", q)
-            if (c.get("callback_queue") or q) == q and why:
-                v.evidence.append(f"route: {why}")
+            v.evidence += self.route_lines(c, "callback", name or "", q, pub.get("by") if pub else None)
             if len(part_ends) == len(parts):
                 v.evidence.append(f"ledger: all {len(parts)} header parts returned SUCCESS" if all(
                     e.get("state") == "SUCCESS" for e in part_ends.values()) else f"ledger: all {len(parts)} header parts ended")
@@ -543,14 +562,31 @@ class Judge:
                       f"among them: the {info.get('length')} message(s) in the queue are those",
                       f"workers (inspect active_queues): {self.consumption_line()}; none consumes {q!r}",
                       *self.excluded_by(q)]
-        why = route_explanation(self.scenario, c.get("callback_task") or "", q)
-        if why:
-            v.evidence.append(f"route: {why}")
+        v.evidence += self.route_lines(c, "callback", c.get("callback_task") or "", q, pub.get("by"))
         if len(part_ends) == len(parts):
             v.evidence.append(f"ledger: all {len(parts)} header parts returned SUCCESS" if all(
                 e.get("state") == "SUCCESS" for e in part_ends.values()) else f"ledger: all {len(parts)} header parts ended")
         v.evidence.append(no_meta)
         return v
+
+    def route_lines(self, c: dict, role: str, name: str, q: str, publisher: str | None) -> list[str]:
+        """Why ``name`` went to queue ``q``: the route as the node that published it reads it, and its source
+        (the signature, the producer's config or that worker's).  Old records without route readings fall
+        back to the scenario's task_routes as data."""
+        readings = [r for r in self.obs.get("routes") or [] if r.get("role") == role and r.get("task") == name]
+        if not readings:
+            why = route_explanation(self.scenario, name, q)
+            return [f"route: {why}"] if why and (c.get(f"{role}_queue") or q) == q else []
+        mine = [r for r in readings if r.get("by") == publisher] or [r for r in readings if r.get("queue") == q]
+        if not mine:
+            return []
+        r = mine[0]
+        who = {"signature": "the signature", "producer": "the producer's config",
+               "worker": f"the config of worker {_short_host(r.get('by'))}"}.get(r.get("source") or "", "unknown")
+        line = f"route ({who}{', which published it' if r.get('by') == publisher and publisher else ''}): {r.get('why')}"
+        others = sorted({f"{_short_host(o.get('by'))} → {o.get('queue')!r}" for o in readings
+                         if o is not r and o.get("queue") != r.get("queue")})
+        return [line] + ([f"route: the other publishers would send it elsewhere: {', '.join(others)}"] if others else [])
 
     def excluded_by(self, q: str) -> list[str]:
         """The workers whose own command line takes queue ``q`` away (``-X``): the evidence names the flag."""

@@ -96,6 +96,9 @@ CATALOGUE: dict[str, Cause] = {c.id: c for c in [
     _c("result-ignored", "the callback ran, but ignore_result kept its result from being stored, so its state reads PENDING forever",
        lambda r, q: f"let {r.ref.callback_task or 'the callback'} store its result: ignore_result=False on it (task_ignore_result=False)",
        False, ("header-ignores-result",)),
+    _c("result-expired", "the callback ran and stored its result, but the result expired (result_expires) before it was read, "
+                         "so its state reads PENDING, as for an id Celery never heard of",
+       "raise result_expires above the time from the chord's end to when its result is read, or read the result sooner"),
     _c("part-return-error", "a result backend error (OOM, a timeout) inside the part returns left a part uncounted, or the "
                             "chord's dispatch or failure unrecorded"),
     _c("chord-refused", "the result backend refuses chords (rpc://): applying one raises NotImplementedError",

@@ -416,3 +416,19 @@ def open_groups(backend, limit: int = 50) -> dict[str, list[str]]:
 
 def _str(x: Any) -> str:
     return x.decode(errors="replace") if isinstance(x, bytes) else str(x)
+
+
+def meta_ttls(app, task_ids: list[str]) -> list[dict[str, Any]]:
+    """PTTL of each task's result meta key, read now (Redis backend only): -2 gone, -1 no expiry.
+
+    Read again and again while a scenario holds its final read (``read_after``), these are the
+    meta's TTL history: the proof that a result was stored and then expired before the read."""
+    backend = app.backend
+    if not task_ids or not hasattr(backend, "get_key_for_task") or not hasattr(backend, "client"):
+        return []
+    with backend.client.pipeline(transaction=False) as pipe:
+        for tid in task_ids:
+            pipe.pttl(backend.get_key_for_task(tid))
+        ttls = pipe.execute()
+    t = time.time()
+    return [{"task_id": tid, "pttl_ms": pttl, "t": t} for tid, pttl in zip(task_ids, ttls)]

@@ -80,6 +80,17 @@ class SentChord(_SentChordKeys, total=False):
     send_failed_at: float
 
 
+class RouteReading(TypedDict, total=False):
+    """Where one publisher sends a task and the setting that decides it: written by ``observe.routes.read_routes``."""
+
+    role: str  # "header" (the producer publishes it) or "callback" (the worker that ends the last part does)
+    task: str
+    by: str  # "producer" or a worker's hostname, as the ledger names publishers
+    queue: str | None
+    source: str  # "signature" (.set(queue=...)), "producer" or "worker" (that node's own config), "unknown"
+    why: str  # the setting, in words: "task_routes entry re.compile('.*collect.*') matches ..."
+
+
 class _SizeTTLKeys(TypedDict):
     chord_id: str
     pttl_ms: int  # Redis PTTL: -1 no expiry, -2 no key
@@ -278,6 +289,8 @@ class Observations(TypedDict, total=False):
     ledger: list[LedgerEvent]
     probe: Probe
     timeline: list[TimelineEntry]
+    routes: list[RouteReading]  # where each publisher routes each task, and why (read when the chords were sent)
+    meta_ttls: list[dict[str, Any]]  # callbacks' result-meta PTTLs while the final read was held (read_after): task_id, pttl_ms, t
     finished_at: float  # when the verdicts were final (set after judging)
 
 

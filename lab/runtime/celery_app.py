@@ -3,18 +3,26 @@
     scenario → **topology up** → chords sent → observations → verdict → record
 
 A worker is started as ``celery -A lab.worker_app worker`` with ``LAB_APP``
-pointing at a JSON file written by the topology: the broker and backend URLs,
-the Celery config (the scenario's, with the worker's own overrides), the task
-modules this worker imports (stale code is just another module), and where its
-ledger goes.  The producer builds its app from the same kind of file, so both
-sides route with exactly the config the scenario gave them.
+pointing at an app spec written by the topology: the broker and backend URLs,
+the task modules this worker imports (stale code is just another module), and
+where its ledger goes.  Its Celery config comes by import, not as data: the
+worker imports the scenario file the lab loaded and takes the very objects it
+holds (a regex route, a router function, ``Queue`` objects), the scenario's
+config with the worker's own overrides, as ``config_of`` computes them.  A
+scenario that has no file (one the fuzzer built) has plain config, and that
+travels in the spec.  A worker with ``Worker(app="pkg.module:app")`` runs that
+app, with only the run's URLs and its own overrides put on it.  The producer
+builds its app the same way, so both sides route with exactly the config the
+scenario gave them.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +42,96 @@ LAB_DEFAULTS: dict[str, Any] = {
 }
 
 
+# The producer (the lab itself) gives up on a lost result backend within about a second, not Celery's
+# 20 x 1 s: sending happens before any fault fires, so a connection lost then is a server gone,
+# and the run says so at once.  Workers keep Celery's (or the scenario's) policy.
+PRODUCER_BACKEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+
+
 def app_spec(*, broker_url: str, result_backend: str, config: dict[str, Any], tasks: list[str],
-             ledger_dir: str, node: str) -> dict[str, Any]:
-    return {"broker_url": broker_url, "result_backend": result_backend, "config": config,
+             ledger_dir: str, node: str, scenario_file: str | None = None, worker: str | None = None,
+             app: str | None = None, paths: list[str] | None = None) -> dict[str, Any]:
+    """What a node's app is made of.  ``config`` is kept as data for reading (``to_dict``'s forms); with a
+    ``scenario_file`` the node imports the live config from it (``worker`` names whose overrides apply,
+    None for the producer).  ``app`` is a user's app (``pkg.module:app``); ``paths`` go on ``sys.path``."""
+    from lab.scenario.model import as_data
+
+    spec = {"broker_url": broker_url, "result_backend": result_backend, "config": as_data(config),
             "tasks": list(tasks), "ledger_dir": ledger_dir, "node": node}
+    if scenario_file:
+        spec["config_from"] = {"scenario_file": scenario_file, "worker": worker}
+    if app:
+        spec["app"] = app
+    if paths:
+        spec["paths"] = list(paths)
+    return spec
+
+
+def config_of(scenario: Any, worker: str | None) -> dict[str, Any]:
+    """The Celery config a run gives its producer (``worker=None``) or a worker (``scenario.model.node_config``),
+    with the producer's backend retry bounded (a scenario's own ``retry_policy`` wins)."""
+    from lab.scenario.model import node_config
+
+    config = node_config(scenario, worker)
+    if worker is None:
+        transport = dict(config.get("result_backend_transport_options") or {})
+        transport.setdefault("retry_policy", PRODUCER_BACKEND_RETRY)
+        config = {**config, "result_backend_transport_options": transport}
+    return config
+
+
+_SCENARIOS: dict[tuple[str, float], Any] = {}
+
+
+def scenario_from_file(path: str) -> Any:
+    """The ``scenario`` a scenario file binds, executed as the lab loaded it (cached per file and mtime)."""
+    key = (path, os.path.getmtime(path))
+    if key not in _SCENARIOS:
+        import re
+
+        name = f"_lab_scenario_{re.sub(r'[^A-Za-z0-9_]', '_', Path(path).stem)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(Path(path).parent))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(Path(path).parent))
+        _SCENARIOS[key] = module.scenario
+    return _SCENARIOS[key]
+
+
+def live_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """A node's Celery config: imported from its scenario file when it has one, else the spec's data."""
+    source = spec.get("config_from")
+    if not source:
+        return spec["config"]
+    return config_of(scenario_from_file(source["scenario_file"]), source["worker"])
 
 
 def build_app(spec: dict[str, Any], *, main: str = "lab") -> Celery:
-    """A Celery app from an app spec; imports the task modules so they register."""
-    app = Celery(main, set_as_current=True)
-    conf = {**LAB_DEFAULTS, **spec["config"], "broker_url": spec["broker_url"], "result_backend": spec["result_backend"]}
-    app.conf.update(conf)
+    """A Celery app from an app spec; imports the task modules so they register.
+
+    With ``spec["app"]`` it is the user's own app, imported as ``celery -A`` would, with only the run's
+    URLs and the node's own overrides put on it: its serializers and routes stay the user's."""
+    for path in reversed(spec.get("paths") or []):
+        if path not in sys.path:
+            sys.path.insert(0, path)  # task modules beside a scenario file, for the producer as for a worker
+    config = live_config(spec)
+    urls = {"broker_url": spec["broker_url"], "result_backend": spec["result_backend"]}
+    if spec.get("app"):
+        from celery.app.utils import find_app
+
+        app = find_app(spec["app"])
+        app.conf.update({"broker_connection_retry_on_startup": True, **config, **urls})
+        app.set_current()
+    else:
+        app = Celery(main, set_as_current=True)
+        app.conf.update({**LAB_DEFAULTS, **config, **urls})
     for module in spec["tasks"]:
         importlib.import_module(module)
+    if spec.get("app"):
+        app.loader.import_default_modules()  # what `celery -A` imports: the app's `include` and `imports`
     app.finalize(auto=True)
     return app
 

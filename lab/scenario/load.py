@@ -73,12 +73,14 @@ def _short(value: Any, limit: int = 160) -> str:
 
 
 def unsendable(value: Any) -> Any:
-    """The first piece of ``value`` that cannot travel to the workers, or None when all of it can.
+    """The first piece of ``value`` that cannot travel as data, or None when all of it can.
 
-    The one place that says what a worker can receive: its Celery config travels
-    as a JSON file (lab/runtime/celery_app.py), and chord arguments and options travel in
-    JSON messages.  So: strings, numbers, booleans, None, lists, tuples, and dicts
-    with string keys.  Relax it here when the workers get another way in.
+    The one place that says what a JSON message or a JSON app spec can carry:
+    strings, numbers, booleans, None, lists, tuples, and dicts with string keys.
+    Chord arguments and options travel in JSON messages.  A Celery config given
+    in a scenario file reaches the workers by import (lab/runtime/celery_app.py),
+    so any value goes there; a scenario with no file (built in code) has only
+    this way in.
     """
     if value is None or isinstance(value, (str, bool, int)):
         return None
@@ -118,43 +120,59 @@ def _celery_settings() -> dict[str, Any]:
 
 
 def _route_ok(route: Any) -> bool:
-    """A task_routes entry: a dict of task name (or glob) to a route dict or queue name, or a router's import path."""
-    if isinstance(route, str):
+    """A task_routes entry as Celery takes it: a dict of task name, glob or compiled regex to a route dict or queue
+    name, a router's import path, or a router function (``celery.app.routes.prepare``)."""
+    if isinstance(route, str) or callable(route) and not isinstance(route, type):
         return True
-    return isinstance(route, dict) and all(isinstance(v, (dict, str)) for v in route.values())
+    return isinstance(route, dict) and all(isinstance(v, (dict, str)) for v in route.values()) \
+        and all(isinstance(k, str) or isinstance(k, re.Pattern) for k in route)
 
 
-def _check_config(where: str, fld: str, config: Any) -> None:
-    """A Celery config (the scenario's, or a worker's overrides): names, values the workers can receive, types."""
+def _check_config(where: str, fld: str, config: Any, *, by_import: bool = False) -> None:
+    """A Celery config (the scenario's, or a worker's overrides): names, values the workers can receive, types.
+
+    ``by_import``: the scenario comes from a file, which every worker imports, so any object is receivable."""
     if not isinstance(config, dict) or not all(isinstance(k, str) and k.isidentifier() for k in config):
         raise ScenarioError(f"{where}: {fld} is {_short(config)}; give a dict of Celery setting names "
                             "(lowercase, e.g. 'task_routes') to values.")
     settings = _celery_settings() if config else {}
     for key, value in config.items():
         at = f"{fld}[{key!r}]"
-        bad = unsendable(value)
+        bad = None if by_import else unsendable(value)
         if bad is not None:
             kind = type(bad).__name__ if type(bad).__module__ == "builtins" else f"{type(bad).__module__}.{type(bad).__qualname__}"
             what = f"a {kind}" if bad is value else f"it holds {_short(bad, 60)}, a {kind}"
-            raise ScenarioError(f"{where}: {at} is {_short(value)} ({what}), which cannot be sent to the workers: their "
-                                "config travels as JSON, so give strings, numbers, booleans, lists and dicts with string keys.")
+            raise ScenarioError(f"{where}: {at} is {_short(value)} ({what}), which cannot be sent to the workers: a "
+                                "scenario built in code has its config sent as JSON; put it in a scenario file (the workers import "
+                                "that), or give strings, numbers, booleans, lists and dicts with string keys.")
         if key == "task_routes":
             if value is not None and not (_route_ok(value) or isinstance(value, (list, tuple)) and all(map(_route_ok, value))):
-                raise ScenarioError(f"{where}: {at} is {_short(value)}; give a dict of task name (or glob) to a "
-                                    "route such as {'queue': 'reports'}, or a list of such dicts.")
+                raise ScenarioError(f"{where}: {at} is {_short(value)}; give a dict of task name (glob, or re.compile(...)) "
+                                    "to a route such as {'queue': 'reports'}, a router function or its import path, or a list of these.")
             continue
         opt = settings.get(key)
         check = _SETTING_TYPES.get(getattr(opt, "type", None))
-        if check and value is not None and not check[0](value):
+        if check and value is not None and not check[0](value) and not (by_import and _celery_object(value)):
             article = "an" if opt.type[0] in "aeiou" else "a"
             raise ScenarioError(f"{where}: {at} is {_short(value)}; Celery's {key} takes {article} {opt.type}: {check[1]}.")
 
 
-def validate(s: Any) -> Scenario:
+def _celery_object(value: Any) -> bool:
+    """A kombu or Celery object where Celery's declared type says dict or list (``task_queues=(Queue(...),)``)."""
+    items = value if isinstance(value, (list, tuple, set)) else [value]
+    return all(type(v).__module__.split(".")[0] in ("kombu", "celery") for v in items)
+
+
+_APP_REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?$")
+
+
+def validate(s: Any, *, from_file: bool = False) -> Scenario:
     """Check every field; raise ScenarioError with one sentence on the first problem.
 
     Every field of Scenario, Worker, Chord and Fault is checked here, so a bad
-    value is reported at load time, before any process starts.
+    value is reported at load time, before any process starts.  ``from_file``:
+    the scenario was loaded from a file, which the workers import (any config
+    object reaches them).
     """
     if not isinstance(s, Scenario):
         raise ScenarioError(f"expected a lab.Scenario object, got {type(s).__name__}: build one with lab.Scenario(...)")
@@ -185,8 +203,14 @@ def validate(s: Any) -> Scenario:
         for k, v in s.redis_options.items()
     ):
         raise bad("redis_options", s.redis_options, "give a dict of redis-server option names to values, e.g. {'maxmemory': '2mb'}")
-    _check_config(where, "config", s.config)
+    _check_config(where, "config", s.config, by_import=from_file)
     _check_modules(where, "tasks", s.tasks)
+    if s.canvas is not None and not callable(s.canvas):
+        raise bad("canvas", s.canvas, "give a function canvas(app) that returns a Celery canvas (or a list of them)")
+    if s.canvas is not None and s.chords != (Chord(),):
+        raise bad("chords", s.chords, "a scenario with a canvas sends the canvas: leave chords out")
+    if s.read_after is not None and not (_is_number(s.read_after) and 0 < s.read_after <= MAX_SECONDS):
+        raise bad("read_after", s.read_after, f"give None or seconds after sending (up to {MAX_SECONDS}) to hold the final read")
     if not isinstance(s.workers, tuple) or not s.workers:
         raise bad("workers", s.workers, "give a tuple of at least one lab.Worker")
     names: set[str] = set()
@@ -209,7 +233,9 @@ def validate(s: Any) -> Scenario:
             raise bad(f"{fw}.pool", w.pool, f"allowed: {', '.join(POOLS)}")
         if w.tasks is not None:
             _check_modules(where, f"{fw}.tasks", w.tasks)
-        _check_config(where, f"{fw}.config", w.config)
+        _check_config(where, f"{fw}.config", w.config, by_import=from_file)
+        if w.app is not None and not (isinstance(w.app, str) and _APP_REF.match(w.app)):
+            raise bad(f"{fw}.app", w.app, "give None or the app as `celery -A` takes it, e.g. 'shop.worker:app'")
         _check_worker_argv(where, fw, w)
     if not isinstance(s.chords, tuple) or not s.chords:
         raise bad("chords", s.chords, "give a tuple of at least one lab.Chord")
@@ -371,28 +397,52 @@ def load_file(path: Path) -> Scenario:
     if spec is None or spec.loader is None:
         raise ScenarioError(f"{path} is not a Python file: a scenario script ends in .py.")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
+    sys.path.insert(0, str(path.parent))  # task modules and apps beside the script, as the workers will see them
     try:
-        spec.loader.exec_module(module)
-    except ScenarioError as e:
-        raise ScenarioError(f"{path.name}: {e}") from None
-    except SyntaxError as e:
-        raise ScenarioError(f"{path.name} line {e.lineno}: syntax error ({e.msg}); fix the script.") from None
-    except (Exception, SystemExit) as e:  # a user's script can raise anything; report it in one sentence
-        raise ScenarioError(f"{path.name} raised {type(e).__name__}: {e}; fix the script.") from None
+        try:
+            spec.loader.exec_module(module)
+        except ScenarioError as e:
+            raise ScenarioError(f"{path.name}: {e}") from None
+        except SyntaxError as e:
+            raise ScenarioError(f"{path.name} line {e.lineno}: syntax error ({e.msg}); fix the script.") from None
+        except (Exception, SystemExit) as e:  # a user's script can raise anything; report it in one sentence
+            raise ScenarioError(f"{path.name} raised {type(e).__name__}: {e}; fix the script.") from None
+        s = getattr(module, "scenario", None)
+        if s is None:
+            raise ScenarioError(f"{path.name} defines no `scenario`: bind a lab.Scenario(...) to the name `scenario`.")
+        try:
+            s = validate(s, from_file=True)
+            _check_importable(path, s)
+        except ScenarioError:
+            raise
+        except Exception as e:  # a field of a type validate() does not expect (a list where a tuple goes...)
+            raise ScenarioError(f"{path.name}: a field has a value of the wrong type ({type(e).__name__}: {e}); "
+                                "compare each field with lab.Scenario, lab.Worker, lab.Chord and lab.Fault.") from None
     finally:
         sys.path.remove(str(path.parent))
-    s = getattr(module, "scenario", None)
-    if s is None:
-        raise ScenarioError(f"{path.name} defines no `scenario`: bind a lab.Scenario(...) to the name `scenario`.")
-    try:
-        s = validate(s)
-    except ScenarioError:
-        raise
-    except Exception as e:  # a field of a type validate() does not expect (a list where a tuple goes...)
-        raise ScenarioError(f"{path.name}: a field has a value of the wrong type ({type(e).__name__}: {e}); "
-                            "compare each field with lab.Scenario, lab.Worker, lab.Chord and lab.Fault.") from None
     return dataclasses.replace(s, source=str(path))
+
+
+def _check_importable(path: Path, s: Scenario) -> None:
+    """Every task module the scenario names can be found, from the project or beside the script: a missing one
+    is one sentence here, not a worker that dies at boot and a producer that raises ModuleNotFoundError."""
+    for module in dict.fromkeys([*s.tasks, *(m for w in s.workers for m in (w.tasks or ()))]):
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):  # a parent package that is missing
+            found = None
+        if found is None:
+            raise ScenarioError(f"{path.name}: task module {module!r} is not importable; put {module.replace('.', '/')}.py "
+                                f"beside the script (in {path.parent}) or install its package.")
+    for i, w in enumerate(s.workers):
+        module = (w.app or "").split(":")[0]
+        try:
+            found = importlib.util.find_spec(module) if module else True
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            raise ScenarioError(f"{path.name}: workers[{i}].app is {w.app!r}, but module {module!r} is not importable; put its "
+                                f"package beside the script (in {path.parent}) or install it.")
 
 
 def from_dict(d: dict[str, Any]) -> Scenario:
@@ -410,5 +460,6 @@ def from_dict(d: dict[str, Any]) -> Scenario:
     )
     d["faults"] = tuple(Fault(**f) for f in d.get("faults", ()))
     d["tasks"] = tuple(d.get("tasks", ("lab.apps.basic",)))
+    d["canvas"] = None  # stored as the function's name: the scenario file is what sends it again
     known = {f.name for f in dataclasses.fields(Scenario)}
     return validate(Scenario(**{k: v for k, v in d.items() if k in known}))

@@ -176,7 +176,7 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """The scenario as JSON data, for records; a value JSON cannot hold (a regex route, a ``Queue``, a router,
         the canvas function) is kept as its ``repr``: the scenario file is what reruns it."""
-        return _plain(dataclasses.asdict(self))
+        return as_data(dataclasses.asdict(self))
 
     def summary(self) -> str:
         ws = ", ".join(
@@ -186,11 +186,28 @@ class Scenario:
         return f"{self.broker} broker, {self.backend} backend; workers {ws}"
 
 
-def _plain(value: Any) -> Any:
+URL_SETTINGS = ("result_backend", "broker_url")  # settings a scenario may point elsewhere, with {redis}: the topology fills them
+
+
+def node_config(scenario: "Scenario", worker: str | None) -> dict[str, Any]:
+    """The Celery config the scenario gives its producer (``worker=None``) or one of its workers, as live objects.
+
+    A worker takes the scenario's config with its own overrides on top; a worker that runs its own app
+    (``Worker.app``) takes only its overrides, since its app brings the rest.  The URL settings are
+    left out: the topology fills them (``{redis}``)."""
+    if worker is None:
+        config = scenario.config
+    else:
+        w = next(w for w in scenario.workers if w.name == worker)
+        config = w.config if w.app else {**scenario.config, **w.config}
+    return {k: v for k, v in config.items() if k not in URL_SETTINGS}
+
+
+def as_data(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k if isinstance(k, str) else _repr(k): _plain(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else _repr(k): as_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [as_data(v) for v in value]
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     return _repr(value)

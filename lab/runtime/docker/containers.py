@@ -53,13 +53,13 @@ from typing import Any, Callable
 import click
 import psutil
 
-from lab.runtime.celery_app import app_spec
+from lab.runtime.celery_app import app_spec, config_of
 from lab.errors import LabError, LabSetupError
 from lab.drive.nemesis import Nemesis
 from lab.runtime.process.processes import LogFile, NodeNotReady, free_port
 from lab.runtime.process.redis_server import RESERVED_OPTIONS
 from lab.scenario import DOCKER_FAULT_KINDS, Fault, Scenario
-from lab.runtime.process.topology import WORKER_READY_TIMEOUT, _worker_argv, end_life
+from lab.runtime.process.topology import WORKER_READY_TIMEOUT, _worker_argv, end_life, node_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_IMAGE = "chord-failure-lab:latest"
@@ -505,10 +505,6 @@ def _urls(config: dict[str, Any], *, host: str, backend_host: str | None = None)
     return out
 
 
-def _without_urls(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in ("broker_url", "result_backend")}
-
-
 def _labels(run_id: str, node: str | None = None) -> dict[str, str]:
     labels = {LABEL_RUN: run_id, LABEL_OWNER: _owner_label()}
     if node:
@@ -629,23 +625,24 @@ def bring_up(scenario: Scenario, run_id: str, run_dir: Path, client, *, on_step=
     topo.broker_url = shared_host.get("broker_url", redis.url(0))
     topo.result_backend = shared_host.get("result_backend", redis.url(1))
     topo.producer_spec = app_spec(broker_url=topo.broker_url, result_backend=topo.result_backend,
-                                  config=_without_urls(scenario.config), tasks=list(scenario.tasks),
-                                  ledger_dir=str(run_dir / "ledger"), node="producer")
+                                  config=config_of(scenario, None), tasks=list(scenario.tasks),
+                                  ledger_dir=str(run_dir / "ledger"), node="producer",
+                                  scenario_file=scenario.source, paths=node_paths(scenario))
     short = run_id.rsplit("-", 1)[-1]
     for w in scenario.workers:
         hostname = f"{w.name}@{scenario.name}-{short}"
-        config = _without_urls({**scenario.config, **w.config})
+        config = config_of(scenario, w.name)  # as data; the worker imports the live objects from the scenario file
         own_host = {**shared_host, **_urls(w.config, host=host_here)}
         own_inner = {**shared_inner, **_urls(w.config, host=inner_broker, backend_host=inner_backend)}
-        tasks = list(w.tasks or scenario.tasks)
+        tasks = list(w.tasks or (() if w.app else scenario.tasks))
+        same = {"tasks": tasks, "ledger_dir": str(run_dir / "ledger"), "node": hostname, "scenario_file": scenario.source,
+                "worker": w.name, "app": w.app, "paths": node_paths(scenario)}  # the scenario's folder is mounted at its own path
         host_view = app_spec(broker_url=own_host.get("broker_url", redis.url(0)),
-                             result_backend=own_host.get("result_backend", redis.url(1)), config=config,
-                             tasks=tasks, ledger_dir=str(run_dir / "ledger"), node=hostname)
+                             result_backend=own_host.get("result_backend", redis.url(1)), config=config, **same)
         inner = app_spec(broker_url=own_inner.get("broker_url", f"redis://{inner_broker}/0"),
-                         result_backend=own_inner.get("result_backend", f"redis://{inner_backend}/1"), config=config,
-                         tasks=tasks, ledger_dir=str(run_dir / "ledger"), node=hostname)
+                         result_backend=own_inner.get("result_backend", f"redis://{inner_backend}/1"), config=config, **same)
         spec_path = run_dir / f"app-{w.name}.json"
-        spec_path.write_text(json.dumps(inner, indent=2, default=repr))
+        spec_path.write_text(json.dumps(inner, indent=2))
         log_path = run_dir / "logs" / f"{w.name}.log"
         argv = ["python", *_worker_argv(w, hostname)[1:]]  # the very argv of a local worker, the image's python
         say(f"starting worker container {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'})")

@@ -31,18 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from lab.runtime.process import services as brokers
-from lab.runtime.celery_app import app_spec
+from lab.runtime.celery_app import app_spec, config_of
 from lab.runtime.process.processes import Node, NodeLost, NodeNotReady, ProcessOwner, describe_exit
 from lab.runtime.process.redis_server import RedisServer, start_redis
 from lab.scenario import Scenario, Worker
+from lab.scenario.model import URL_SETTINGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 WORKER_READY_TIMEOUT = 30.0
-URL_SETTINGS = ("result_backend", "broker_url")  # settings a scenario may point elsewhere, with {redis}
-# The producer (the lab itself) gives up on a lost result backend within about a second, not Celery's
-# 20 x 1 s: sending happens before any fault fires, so a connection lost then is a server gone,
-# and the run says so at once.  Workers keep Celery's (or the scenario's) policy.
-PRODUCER_BACKEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
 
 
 @dataclass
@@ -174,16 +170,9 @@ def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
             if isinstance(config.get(k), str) and config[k] != "{postgres}"}
 
 
-def _without_urls(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in URL_SETTINGS}
-
-
-def _producer_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The scenario's config for the producer, with its backend retry bounded (a scenario's own policy wins)."""
-    own = _without_urls(config)
-    transport = dict(own.get("result_backend_transport_options") or {})
-    transport.setdefault("retry_policy", PRODUCER_BACKEND_RETRY)
-    return {**own, "result_backend_transport_options": transport}
+def node_paths(scenario: Scenario) -> list[str]:
+    """Where a scenario file's own task modules are: its folder, for the producer and every worker alike."""
+    return [str(Path(scenario.source).parent)] if scenario.source else []
 
 
 def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None) -> Topology:
@@ -224,8 +213,9 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
     shared = _own_urls(scenario.config, redis)
     broker_url = shared.get("broker_url", broker_url)
     result_backend = shared.get("result_backend", result_backend)
-    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=_producer_config(scenario.config),
-                             tasks=list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer")
+    producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=config_of(scenario, None),
+                             tasks=list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer",
+                             scenario_file=scenario.source, paths=node_paths(scenario))
     topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras)
     env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
     short = run_id.rsplit("-", 1)[-1]
@@ -233,10 +223,11 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
         hostname = f"{w.name}@{scenario.name}-{short}"
         own = _own_urls(w.config, redis)  # a worker deployed with another broker or backend URL
         spec = app_spec(broker_url=own.get("broker_url", broker_url), result_backend=own.get("result_backend", result_backend),
-                        config=_without_urls({**scenario.config, **w.config}),
-                        tasks=list(w.tasks or scenario.tasks), ledger_dir=str(run_dir / "ledger"), node=hostname)
+                        config=config_of(scenario, w.name), tasks=list(w.tasks or (() if w.app else scenario.tasks)),
+                        ledger_dir=str(run_dir / "ledger"), node=hostname, scenario_file=scenario.source, worker=w.name,
+                        app=w.app, paths=node_paths(scenario))
         spec_path = run_dir / f"app-{w.name}.json"
-        spec_path.write_text(json.dumps(spec, indent=2, default=repr))
+        spec_path.write_text(json.dumps(spec, indent=2))
         say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'}{' ' + w.argv if w.argv else ''})")
         argv, wenv = _worker_argv(w, hostname), {**env, "LAB_APP": str(spec_path)}
         node = owner.spawn(w.name, argv, env=wenv, cwd=run_dir)
