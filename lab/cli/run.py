@@ -12,7 +12,7 @@ from lab.views.console import EXIT, ConsoleReporter, json_line, out, print_proof
 
 
 @click.command()
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @click.option("--seed", type=int, default=None, help="Seed for chord values; recorded, and replayable.")
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
 @click.option("--runs", type=click.IntRange(1, 1000), default=1, help="Run it this many times (seeds seed, seed+1, ...).")
@@ -20,17 +20,42 @@ from lab.views.console import EXIT, ConsoleReporter, json_line, out, print_proof
               help="Run it on each of these Celery versions (5.4 = latest 5.4.x, 5.3.6 = exactly), each in its own environment.")
 @click.option("--runtime", type=click.Choice(["process", "docker"]), default="process", show_default=True, envvar="LAB_RUNTIME",
               help="Run the topology as local processes, or as containers (needs a Docker engine).")
-def run(scenario: str, seed: int | None, as_json: bool, runs: int, celery_versions: str | None, runtime: str) -> None:
+@click.option("--app", "user_app", default=None, metavar="PKG.MODULE:APP",
+              help="Your own Celery app (as `celery -A` takes it): run your topology instead of a scenario.")
+@click.option("--worker", "worker_lines", multiple=True, metavar="LINE",
+              help="With --app: a worker command line as you start it (`celery -A pkg:app worker -Q celery`); repeat per worker.")
+@click.option("--canvas", default=None, metavar="PKG.MODULE:FUNC",
+              help="With --app: a function that builds (does not send) the chord(s) to send, from your tasks.")
+@click.option("--stand-ins", is_flag=True, help="With --app: replace your tasks' bodies with stand-ins of the same signature.")
+def run(scenario: str | None, seed: int | None, as_json: bool, runs: int, celery_versions: str | None, runtime: str,
+        user_app: str | None, worker_lines: tuple[str, ...], canvas: str | None, stand_ins: bool) -> None:
     """Bring SCENARIO's topology up, send its chords, print verdicts with proof, and record the run.
 
-    SCENARIO is a name from `lab list` or a path to a scenario script."""
+    SCENARIO is a name from `lab list` or a path to a scenario script.  Or give your own project instead:
+    --app, one --worker per worker command line, and --canvas (with --stand-ins for tasks that need your database)."""
+    if user_app is None and (worker_lines or canvas or stand_ins):
+        raise click.UsageError("--worker, --canvas and --stand-ins go with --app (your own project).")
+    if user_app is not None and (scenario or celery_versions):
+        raise click.UsageError("--app runs your own project: give no SCENARIO and no --celery with it.")
+    if user_app is not None and not canvas:
+        raise click.UsageError("--app needs --canvas PKG.MODULE:FUNC, the function that builds the chord(s) to send.")
+    if user_app is None and not scenario:
+        raise click.UsageError("give a SCENARIO (a name from `lab list`, or a script), or --app with --canvas.")
     if celery_versions is not None and runtime != "process":
         raise click.UsageError("--celery runs each version in a local environment; drop --runtime docker to use it.")
     if celery_versions is not None:  # the version matrix for one scenario: lab/experiments/matrix.py
         from lab.experiments.matrix import run_across_versions
 
         sys.exit(run_across_versions(scenario, celery_versions, seed, as_json, runs))
-    s = load(scenario)
+    if user_app is not None:
+        from lab.experiments.user_app import replay_args, scenario_for_app
+
+        s, notes = scenario_for_app(user_app, list(worker_lines), canvas, stand_ins=stand_ins)
+        scenario = replay_args(user_app, list(worker_lines), canvas, stand_ins)
+        for note in notes:
+            out.print(f"[dim]{note}[/dim]")
+    else:
+        s = load(scenario)
     statuses = []
     for i in range(runs):
         rep = ConsoleReporter(out)

@@ -62,6 +62,10 @@ def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, An
     A chord whose sending fails on a lost connection ends the sending: it is the
     last record, with ``send_error``, and no header ids (how much of it went out
     is the ledger's to say)."""
+    if scenario.app and scenario.canvas:  # a user's own canvas function (lab run --app ... --canvas ...)
+        from lab.drive.user_canvas import send_user_canvases
+
+        return send_user_canvases(app, scenario)
     lost_connection = connection_errors(app)
     rng = random.Random(seed)
     sent: list[dict[str, Any]] = []

@@ -167,7 +167,9 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     sent = send_chords(app, scenario, seed)
     routes = read_routes(app, scenario, {w.spec.name: w.hostname for w in topo.workers}, [
         (role, c[f"{role}_task"], opts) for c, spec in zip(sent, _specs_of(scenario))
-        for role, opts in (("header", spec.part_options), ("callback", spec.callback_options))])
+        for role, opts in (("header", spec.part_options), ("callback", spec.callback_options))] if not scenario.canvas else [
+        (role, c[f"{role}_task"], c.get("part_options" if role == "header" else "callback_options") or {})
+        for c in sent for role in ("header", "callback") if c.get(f"{role}_task")])
     failed = sent[-1] if sent and sent[-1].get("send_error") else None
     callback_ids = [c["chord_id"] for c in sent if not c.get("send_error") and not c.get("apply_error")]
     lost = redis_lost(getattr(topo, "redis", None)) if failed else None

@@ -78,6 +78,9 @@ class SentChord(_SentChordKeys, total=False):
     apply_error: str  # chord() raised at the producer (rpc:// refuses chords): nothing was sent
     send_error: str  # sending raised on a lost connection: the last chord sent
     send_failed_at: float
+    canvas: str  # a user's canvas, as its repr (lab run --app ... --canvas)
+    part_options: dict[str, Any]  # the route-deciding options of its signatures (queue, exchange, routing_key)
+    callback_options: dict[str, Any]
 
 
 class RouteReading(TypedDict, total=False):

@@ -26,10 +26,10 @@ def worker_router(scenario: Any, worker: Any) -> Celery:
     overrides and its task modules.  It never connects: only its router is asked."""
     from lab.scenario.model import node_config
 
-    if worker.app:
+    if worker.app or scenario.app:
         from celery.app.utils import find_app
 
-        return find_app(worker.app)
+        return find_app(worker.app or scenario.app)
     app = Celery(f"lab-routes-{worker.name}", set_as_current=False)
     app.conf.update(node_config(scenario, worker.name))
     for module in worker.tasks or scenario.tasks:

@@ -233,7 +233,8 @@ def git_revision() -> str | None:
 
 def replay_command(scenario_ref: str, seed: int) -> str:
     celery = os.environ.get("LAB_CELERY_ENV")  # set by lab.experiments.matrix for a run inside a Celery version's environment
-    return f"python -m lab run {shlex.quote(scenario_ref)} --seed {seed}" + (f" --celery {celery}" if celery else "")
+    ref = scenario_ref if scenario_ref.startswith("--app ") else shlex.quote(scenario_ref)  # a user's project: its own arguments
+    return f"python -m lab run {ref} --seed {seed}" + (f" --celery {celery}" if celery else "")
 
 
 def diagnoses_file() -> Path:

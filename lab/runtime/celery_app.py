@@ -50,7 +50,7 @@ PRODUCER_BACKEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step"
 
 def app_spec(*, broker_url: str, result_backend: str, config: dict[str, Any], tasks: list[str],
              ledger_dir: str, node: str, scenario_file: str | None = None, worker: str | None = None,
-             app: str | None = None, paths: list[str] | None = None) -> dict[str, Any]:
+             app: str | None = None, stand_ins: bool = False, paths: list[str] | None = None) -> dict[str, Any]:
     """What a node's app is made of.  ``config`` is kept as data for reading (``to_dict``'s forms); with a
     ``scenario_file`` the node imports the live config from it (``worker`` names whose overrides apply,
     None for the producer).  ``app`` is a user's app (``pkg.module:app``); ``paths`` go on ``sys.path``."""
@@ -62,6 +62,8 @@ def app_spec(*, broker_url: str, result_backend: str, config: dict[str, Any], ta
         spec["config_from"] = {"scenario_file": scenario_file, "worker": worker}
     if app:
         spec["app"] = app
+    if stand_ins:
+        spec["stand_ins"] = True
     if paths:
         spec["paths"] = list(paths)
     return spec
@@ -133,7 +135,33 @@ def build_app(spec: dict[str, Any], *, main: str = "lab") -> Celery:
     if spec.get("app"):
         app.loader.import_default_modules()  # what `celery -A` imports: the app's `include` and `imports`
     app.finalize(auto=True)
+    if spec.get("stand_ins"):
+        put_stand_ins(app)
     return app
+
+
+def put_stand_ins(app: Celery) -> list[str]:
+    """Replace the body of every task of the user's app with a stand-in of the same signature.
+
+    A stand-in binds its arguments to the real signature (so a call the real task would refuse with a
+    TypeError is refused the same way: the wrong-signature chord stays a finding) and returns its own task
+    id, so the oracle of a chord is its header's ids in order.  Nothing of the user's (a database, an API)
+    is touched; the routing, the names and the options stay theirs."""
+    import inspect
+
+    replaced = []
+    for name, task in sorted(app.tasks.items()):
+        if name.startswith("celery."):
+            continue
+        signature = inspect.signature(task.run)
+
+        def stand_in(*args, _task=task, _signature=signature, **kwargs):
+            _signature.bind(*args, **kwargs)  # raises TypeError as the real body's call would
+            return _task.request.id
+
+        task.run = stand_in
+        replaced.append(name)
+    return replaced
 
 
 def from_env() -> Celery:

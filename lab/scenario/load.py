@@ -209,6 +209,10 @@ def validate(s: Any, *, from_file: bool = False) -> Scenario:
         raise bad("canvas", s.canvas, "give a function canvas(app) that returns a Celery canvas (or a list of them)")
     if s.canvas is not None and s.chords != (Chord(),):
         raise bad("chords", s.chords, "a scenario with a canvas sends the canvas: leave chords out")
+    if s.app is not None and not (isinstance(s.app, str) and _APP_REF.match(s.app)):
+        raise bad("app", s.app, "give None or the app as `celery -A` takes it, e.g. 'shop.worker:app'")
+    if not isinstance(s.stand_ins, bool) or s.stand_ins and s.app is None:
+        raise bad("stand_ins", s.stand_ins, "give True or False; stand-ins replace the task bodies of a user's app, so give app too")
     if s.read_after is not None and not (_is_number(s.read_after) and 0 < s.read_after <= MAX_SECONDS):
         raise bad("read_after", s.read_after, f"give None or seconds after sending (up to {MAX_SECONDS}) to hold the final read")
     if not isinstance(s.workers, tuple) or not s.workers:

@@ -170,6 +170,8 @@ class Scenario:
     settle: float = 4.0  # bound, seconds, on waiting for callbacks once the header quiesced
     quiet: float = 1.5  # no ledger progress for this long counts as quiesced
     canvas: Callable[..., Any] | None = None  # canvas(app) -> a Celery canvas, or a list of them: sent instead of `chords`
+    app: str | None = None  # a user's own app ("shop.worker:app"): the producer's, and every worker's without its own
+    stand_ins: bool = False  # with `app`: each task's body is replaced by a stand-in of the same signature (lab run --stand-ins)
     read_after: float | None = None  # hold the final probe until this many seconds after sending (an expiry shows)
     source: str | None = None  # the file it was loaded from
 
@@ -196,10 +198,10 @@ def node_config(scenario: "Scenario", worker: str | None) -> dict[str, Any]:
     (``Worker.app``) takes only its overrides, since its app brings the rest.  The URL settings are
     left out: the topology fills them (``{redis}``)."""
     if worker is None:
-        config = scenario.config
+        config = {} if scenario.app else scenario.config
     else:
         w = next(w for w in scenario.workers if w.name == worker)
-        config = w.config if w.app else {**scenario.config, **w.config}
+        config = w.config if (w.app or scenario.app) else {**scenario.config, **w.config}
     return {k: v for k, v in config.items() if k not in URL_SETTINGS}
 
 

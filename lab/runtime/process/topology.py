@@ -155,9 +155,7 @@ def _worker_argv(w: Worker, hostname: str) -> list[str]:
 
 
 def _pythonpath(scenario: Scenario) -> str:
-    paths = [str(PROJECT_ROOT)]
-    if scenario.source:  # a scenario script outside the package may bring its own task modules
-        paths.append(str(Path(scenario.source).parent))
+    paths = [str(PROJECT_ROOT), *node_paths(scenario)]  # a scenario script's own task modules, or a user's project
     if os.environ.get("PYTHONPATH"):
         paths.append(os.environ["PYTHONPATH"])
     return os.pathsep.join(paths)
@@ -172,7 +170,9 @@ def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
 
 def node_paths(scenario: Scenario) -> list[str]:
     """Where a scenario file's own task modules are: its folder, for the producer and every worker alike."""
-    return [str(Path(scenario.source).parent)] if scenario.source else []
+    if scenario.source:
+        return [str(Path(scenario.source).parent)]
+    return [os.getcwd()] if scenario.app else []  # a user's project (lab run --app): where they start their workers
 
 
 def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None) -> Topology:
@@ -214,8 +214,8 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
     broker_url = shared.get("broker_url", broker_url)
     result_backend = shared.get("result_backend", result_backend)
     producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=config_of(scenario, None),
-                             tasks=list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer",
-                             scenario_file=scenario.source, paths=node_paths(scenario))
+                             tasks=[] if scenario.app else list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer",
+                             scenario_file=scenario.source, app=scenario.app, paths=node_paths(scenario))
     topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras)
     env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
     short = run_id.rsplit("-", 1)[-1]
@@ -223,9 +223,9 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
         hostname = f"{w.name}@{scenario.name}-{short}"
         own = _own_urls(w.config, redis)  # a worker deployed with another broker or backend URL
         spec = app_spec(broker_url=own.get("broker_url", broker_url), result_backend=own.get("result_backend", result_backend),
-                        config=config_of(scenario, w.name), tasks=list(w.tasks or (() if w.app else scenario.tasks)),
+                        config=config_of(scenario, w.name), tasks=list(w.tasks or (() if w.app or scenario.app else scenario.tasks)),
                         ledger_dir=str(run_dir / "ledger"), node=hostname, scenario_file=scenario.source, worker=w.name,
-                        app=w.app, paths=node_paths(scenario))
+                        app=w.app or scenario.app, stand_ins=scenario.stand_ins, paths=node_paths(scenario))
         spec_path = run_dir / f"app-{w.name}.json"
         spec_path.write_text(json.dumps(spec, indent=2))
         say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'}{' ' + w.argv if w.argv else ''})")
