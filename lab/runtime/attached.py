@@ -59,7 +59,8 @@ class AttachedTopology:
 def spec_for(scenario: Scenario, *, broker_url: str, result_backend: str, ledger_dir: str, node: str) -> dict[str, Any]:
     """The app spec a container worker (and the attached producer) of this scenario is started with."""
     return app_spec(broker_url=broker_url, result_backend=result_backend, config=scenario.config,
-                    tasks=list(scenario.tasks), ledger_dir=ledger_dir, node=node)
+                    tasks=list(scenario.tasks), ledger_dir=ledger_dir, node=node, scenario_file=scenario.source,
+                    paths=[str(Path(scenario.source).parent)] if scenario.source else None)
 
 
 def await_workers(app, expected: int, timeout: float = WORKERS_TIMEOUT) -> dict[str, float]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from lab.errors import LabError
 from lab.runtime.celery_app import app_spec
 from lab.runtime.docker.containers import check_supported
 from lab.scenario import SCENARIOS_DIR, Scenario
@@ -87,9 +88,24 @@ def _lab_service(context: str, env: dict[str, Any], argv: list[str], volumes: li
             "volumes": list(volumes), "depends_on": list(depends_on)}
 
 
+def _check_plain(scenario: Scenario) -> None:
+    """A compose file carries each worker's config as JSON: a config object (a regex route, a router, a Queue),
+    a user's own app or a canvas function cannot be written into it, so say so before writing anything."""
+    from lab.scenario import unsendable
+
+    bad = next((v for v in (scenario.config, *(w.config for w in scenario.workers)) if unsendable(v) is not None), None)
+    if bad is not None:
+        raise LabError(f"scenario {scenario.name!r} has config JSON cannot hold ({unsendable(bad)!r}); a compose file carries "
+                       "config as JSON: run it with `python -m lab run` (its workers import the scenario file).")
+    if scenario.app or scenario.canvas or any(w.app for w in scenario.workers):
+        raise LabError(f"scenario {scenario.name!r} runs a user's own app or a canvas function; a compose file of the lab "
+                       "runs lab.worker_app with plain config: run it with `python -m lab run`.")
+
+
 def compose_for(scenario: Scenario, *, context: str | None = None) -> dict[str, Any]:
     """The compose document (a dict) for ``scenario`` (a Redis topology, as the docker runtime runs)."""
     check_supported(scenario, who="a compose file of the lab", instead="run it with `python -m lab run`")
+    _check_plain(scenario)
     context = context or str(PROJECT_ROOT)
     volumes: list[str] = [f"ledger:{LEDGER}"]
     env: dict[str, str] = {}
