@@ -15,7 +15,7 @@ from rich.text import Text
 
 from lab import records
 from lab.experiments import envs
-from lab.experiments.matrix import (Cell, _cell_text, _rich_matrix, _run_cells, _vkey, _worst, cell_summaries,
+from lab.experiments.matrix import (Cell, cell_text, rich_matrix, run_cells, vkey, worst, cell_summaries,
                                     differences, prepare_all, scenario_label)
 from lab.runtime.process.processes import install_signal_handlers
 from lab.runtime.process.runtime import ProcessRuntime
@@ -57,7 +57,7 @@ def matrix_cmd(versions: str, scenarios: tuple[str, ...], runs: int, jobs: int |
                   f"processes): {', '.join(scenario_label(r) for r in container_only)}", soft_wrap=True)
     t_env = time.monotonic()
     prepared = prepare_all(specs, lambda msg: out.print(msg, soft_wrap=True))
-    prepared.sort(key=lambda p: (p.env is None, _vkey(p.env.celery) if p.env else p.spec.release))  # columns in release order
+    prepared.sort(key=lambda p: (p.env is None, vkey(p.env.celery) if p.env else p.spec.release))  # columns in release order
     env_s = time.monotonic() - t_env
 
     cells = [Cell(ref, p.spec.text, p.env, seed, runs, error=p.error) for ref in refs for p in prepared]
@@ -67,14 +67,14 @@ def matrix_cmd(versions: str, scenarios: tuple[str, ...], runs: int, jobs: int |
     def done(cell: Cell) -> None:
         finished[0] += 1
         out.print(Text.assemble((f"[{finished[0]:>{len(str(len(to_run)))}}/{len(to_run)}] ", "dim"), cell.label, ": ",
-                                _cell_text(cell), (f"  {cell.elapsed_s:.1f} s", "dim")), soft_wrap=True)
+                                cell_text(cell), (f"  {cell.elapsed_s:.1f} s", "dim")), soft_wrap=True)
 
     t_cells = time.monotonic()
-    log_dir = _run_cells("matrix", cells, jobs=jobs, on_done=done)
+    log_dir = run_cells("matrix", cells, jobs=jobs, on_done=done)
     cells_s = time.monotonic() - t_cells
 
     out.print()
-    out.print(_rich_matrix(cells, prepared))
+    out.print(rich_matrix(cells, prepared))
     ids = {rid for c in cells for rid in (c.to_dict()["run_ids"]) if rid}
     recs = [r for r in records.load_all() if r["run_id"] in ids]
     for line in differences(cell_summaries(recs)):
@@ -82,7 +82,7 @@ def matrix_cmd(versions: str, scenarios: tuple[str, ...], runs: int, jobs: int |
     total = time.monotonic() - t_start
     out.print(f"[dim]environments {env_s:.1f} s, cells {cells_s:.1f} s, {total:.1f} s in all"
               + (f"; cell logs in {log_dir}" if log_dir else "") + "[/dim]")
-    status = _worst(c.status() for c in cells)
+    status = worst(c.status() for c in cells)
     if as_json:
         sys.stdout.flush()
         print(json.dumps({"seed": seed, "runs": runs, "jobs": jobs, "status": status, "left_out": container_only,

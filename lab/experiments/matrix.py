@@ -315,7 +315,7 @@ def _new_log_dir(kind: str) -> Path:
     return path
 
 
-def _run_cells(kind: str, cells: list[Cell], **runner_options: Any) -> Path | None:
+def run_cells(kind: str, cells: list[Cell], **runner_options: Any) -> Path | None:
     """Run every cell that has an environment; return their logs' folder (None, and no empty folder, when none has)."""
     if not any(c.env is not None for c in cells):
         return None
@@ -325,12 +325,12 @@ def _run_cells(kind: str, cells: list[Cell], **runner_options: Any) -> Path | No
     return log_dir
 
 
-def _worst(statuses: Iterable[str]) -> str:
+def worst(statuses: Iterable[str]) -> str:
     statuses = list(statuses)
     return "mismatched" if "mismatched" in statuses else ("unknown" if "unknown" in statuses or not statuses else "matched")
 
 
-def _cell_text(cell: Cell) -> Text:
+def cell_text(cell: Cell) -> Text:
     if cell.env is None:
         return Text("install failed", style="red")
     if not cell.results:
@@ -376,7 +376,7 @@ def run_across_versions(scenario_ref: str, versions: str, seed: int | None, as_j
         out.file.write(line + "\n")
         out.file.flush()
 
-    _run_cells("versions", cells, jobs=1, on_start=banner, on_output=show, columns=out.width, color=out.is_terminal)
+    run_cells("versions", cells, jobs=1, on_start=banner, on_output=show, columns=out.width, color=out.is_terminal)
 
     out.rule("versions")
     t = Table(show_edge=False, header_style="bold")
@@ -384,10 +384,10 @@ def run_across_versions(scenario_ref: str, versions: str, seed: int | None, as_j
         t.add_column(col, overflow="fold")
     for c in cells:
         v = (c.results[-1].get("versions") if c.results else None) or (c.env.versions if c.env else {}) or {}
-        t.add_row(c.celery, v.get("kombu") or "—", v.get("redis-py") or "—", _cell_text(c),
+        t.add_row(c.celery, v.get("kombu") or "—", v.get("redis-py") or "—", cell_text(c),
                   ", ".join(r.get("run_id", "") for r in c.results) or (c.error or ""))
     out.print(t)
-    status = _worst(c.status() for c in cells)
+    status = worst(c.status() for c in cells)
     if as_json:
         sys.stdout.flush()
         print(json.dumps({"scenario": scenario.name, "seed": seed, "status": status,
@@ -399,14 +399,14 @@ def run_across_versions(scenario_ref: str, versions: str, seed: int | None, as_j
 # -- `lab matrix` ----------------------------------------------------------------------------
 
 
-def _rich_matrix(cells: list[Cell], prepared: list[Prepared]) -> Table:
+def rich_matrix(cells: list[Cell], prepared: list[Prepared]) -> Table:
     t = Table(show_edge=False, header_style="bold", show_lines=False)
     t.add_column("scenario", no_wrap=True)
     for p in prepared:
         t.add_column(f"celery {p.env.celery if p.env else p.spec.text}", overflow="fold")
     by_key = {(c.scenario, c.spec): c for c in cells}
     for ref in dict.fromkeys(c.scenario for c in cells):
-        t.add_row(scenario_label(ref), *[_cell_text(by_key[(ref, p.spec.text)]) for p in prepared])
+        t.add_row(scenario_label(ref), *[cell_text(by_key[(ref, p.spec.text)]) for p in prepared])
     return t
 
 
@@ -476,7 +476,7 @@ def cell_summaries(recs: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Cell
     return cells
 
 
-def _vkey(version: str) -> tuple:
+def vkey(version: str) -> tuple:
     return envs.release_of(version) or (0, 0, 0)
 
 
@@ -484,7 +484,7 @@ def _rows(cells: dict[tuple[str, str], CellSummary]) -> dict[str, dict[str, Cell
     rows: dict[str, dict[str, CellSummary]] = {}
     for (scenario, celery), cell in cells.items():
         rows.setdefault(scenario, {})[celery] = cell
-    return {s: dict(sorted(r.items(), key=lambda kv: _vkey(kv[0]))) for s, r in sorted(rows.items()) if len(r) >= 2}
+    return {s: dict(sorted(r.items(), key=lambda kv: vkey(kv[0]))) for s, r in sorted(rows.items()) if len(r) >= 2}
 
 
 def row_difference(row: dict[str, CellSummary]) -> tuple[str, str] | None:
@@ -496,7 +496,7 @@ def row_difference(row: dict[str, CellSummary]) -> tuple[str, str] | None:
     their outcomes and differ only in how often: variation between runs, which
     3 runs per cell cannot pin on a version.
     """
-    newest_v = max(row, key=_vkey)
+    newest_v = max(row, key=vkey)
     ref = row[newest_v]
     diffs, kind = [], "runs"
     for version, cell in row.items():
@@ -536,7 +536,7 @@ def matrix_table(recs: Iterable[dict[str, Any]]) -> str:
     rows = _rows(cells)
     if not rows:
         return ""
-    versions = sorted({v for row in rows.values() for v in row}, key=_vkey)
+    versions = sorted({v for row in rows.values() for v in row}, key=vkey)
     out_lines = ["## Which Celery versions reproduce it\n",
                  "_Generated from the stored runs by `lab.experiments.matrix.matrix_table`; "
                  "`python -m lab matrix --celery 5.3,5.4,5.5,5.6,5.7` makes them._\n",
