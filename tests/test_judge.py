@@ -153,3 +153,41 @@ def test_judging_is_pure_and_repeatable():
     before = copy.deepcopy(o)
     assert [v.to_dict() for v in judge(o)] == [v.to_dict() for v in judge(o)]
     assert o == before
+
+
+def test_a_meta_watched_with_a_ttl_then_gone_is_result_expired():
+    """read_after: the callback's meta was seen counting down, then gone at the held read: result-expired,
+    with the TTL history and result_expires in the proof."""
+    o = obs(parts_ran() + callback_ran(), scenario={"config": {"result_expires": 2}, "workers": [{"name": "w1"}]})
+    o["meta_ttls"] = [{"task_id": "cb-1", "pttl_ms": 1900, "t": 1004.0}, {"task_id": "cb-1", "pttl_ms": 300, "t": 1005.6},
+                      {"task_id": "cb-1", "pttl_ms": -2, "t": 1006.1}]
+    (v,) = judge(o)
+    assert (v.verdict, v.cause) == ("unrecorded", "result-expired")
+    text = " ".join(v.evidence)
+    assert "callback meta TTL 1900 ms" in text and "300 ms" in text and "gone" in text and "result_expires=2" in text
+
+
+def test_without_a_watched_ttl_a_short_expiry_is_said_but_no_cause_is_claimed():
+    """No TTL was watched: the config says a stored result would have expired, but storing is not proven."""
+    o = obs(parts_ran() + callback_ran(), scenario={"config": {"result_expires": 1}, "workers": [{"name": "w1"}]})
+    (v,) = judge(o)
+    assert v.verdict == "unrecorded" and v.cause is None
+    assert any("result_expires=1" in e and "would have expired" in e for e in v.evidence)
+
+
+def test_the_route_line_is_the_publishing_workers_reading_with_its_source():
+    """Route readings (observe.routes): the callback was published by w1, whose own config routes it with a regex;
+    the proof quotes that reading and names its source, and says where another publisher would have sent it."""
+    o = obs(parts_ran() + [published_cb(by=W1)],
+            queues={"reports": {"length": 1, "messages": [{"task_id": "cb-1", "name": "lab.collect"}]}})
+    o["routes"] = [
+        {"role": "callback", "task": CALLBACK_TASK, "by": W1, "queue": "reports", "source": "worker",
+         "why": "task_routes entry re.compile('.*collect') matches 'lab.collect' and sends it to queue 'reports'"},
+        {"role": "callback", "task": CALLBACK_TASK, "by": "w2@run-abc", "queue": "celery", "source": "worker",
+         "why": "no task_routes entry matches 'lab.collect', so it goes to the default queue 'celery'"},
+    ]
+    (v,) = judge(o)
+    assert v.cause == "callback-queue-unconsumed"
+    route = [e for e in v.evidence if e.startswith("route")]
+    assert route[0].startswith("route (the config of worker w1, which published it): task_routes entry re.compile(")
+    assert "w2 → 'celery'" in route[1]

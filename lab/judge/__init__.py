@@ -291,10 +291,16 @@ class Judge:
         """A meta seen with a TTL while the read was held (``read_after``), and gone at the read: ``result-expired``."""
         history = [r for r in self.obs.get("meta_ttls") or [] if r.get("task_id") == cid]
         alive = [r for r in history if (r.get("pttl_ms") or 0) > 0]
+        expires = cfg.get("result_expires")
+        read_at = (self.obs.get("probe") or {}).get("t")
         if not alive:
+            if isinstance(expires, (int, float)) and read_at and end.get("t") and read_at - end["t"] > expires:
+                # no TTL was watched, so no proof it was stored: say what the config implies, name no cause
+                v.evidence.append(f"config: result_expires={expires!r} s, and the read came {read_at - end['t']:.1f} s after "
+                                  "the callback ended: a stored result would have expired by then (hold the read with "
+                                  "read_after to watch its TTL)")
             return
         gone = next((r for r in history if r.get("pttl_ms") == -2 and r["t"] > alive[-1]["t"]), None)
-        expires = cfg.get("result_expires")
         v.cause = "result-expired"
         v.summary = (f"the callback ran and stored its result, which expired "
                      f"{'(result_expires=' + str(expires) + ' s) ' if expires is not None else ''}before the read, "
