@@ -147,3 +147,15 @@ def test_a_held_read_proves_a_result_that_expired_before_it():
     text = evidence(v)
     assert "backend: callback meta TTL" in text and "gone" in text and "config: result_expires=2 s" in text
     assert result.record["observations"]["meta_ttls"]
+
+
+def test_a_scenario_changed_in_code_runs_with_its_own_config_not_its_files():
+    """The fuzzer and the matrix change a loaded scenario in code; its file no longer gives that config, so the
+    workers get the changed config as data: here the callback is routed to a queue w1 consumes, and it completes."""
+    import dataclasses
+
+    s = load("split-queues")
+    s = dataclasses.replace(s, config={"task_routes": {"lab.part": {"queue": "execution"}, "lab.collect": {"queue": "execution"}}},
+                            expect="completed", expect_cause=None)
+    result = run_scenario(s, seed=3)
+    assert result.outcome["status"] == "matched", [v["summary"] for v in result.record["verdicts"]]

@@ -58,8 +58,15 @@ def app_spec(*, broker_url: str, result_backend: str, config: dict[str, Any], ta
 
     spec = {"broker_url": broker_url, "result_backend": result_backend, "config": as_data(config),
             "tasks": list(tasks), "ledger_dir": ledger_dir, "node": node}
-    if scenario_file:
+    if scenario_file and _file_gives(scenario_file, worker, spec["config"]):
         spec["config_from"] = {"scenario_file": scenario_file, "worker": worker}
+    else:
+        from lab.scenario import ScenarioError, unsendable
+
+        bad = unsendable(config)
+        if bad is not None:  # a scenario changed in code from its file (or with none): JSON is its only way in
+            raise ScenarioError(f"the config for {worker or 'the producer'} holds {bad!r}, which JSON cannot carry, and its "
+                                "scenario file does not give that config; put the config in the scenario file.")
     if app:
         spec["app"] = app
     if stand_ins:
@@ -101,6 +108,20 @@ def scenario_from_file(path: str) -> Any:
             sys.path.remove(str(Path(path).parent))
         _SCENARIOS[key] = module.scenario
     return _SCENARIOS[key]
+
+
+def _file_gives(path: str, worker: str | None, data: Any) -> bool:
+    """The scenario file still gives this node exactly this config (as data): a scenario the lab changed in code
+    (the fuzzer's routes, the matrix's options) keeps its file's path, but not its file's config."""
+    from lab.scenario.model import as_data
+
+    try:
+        file_scenario = scenario_from_file(path)
+        if worker is not None and worker not in {w.name for w in file_scenario.workers}:
+            return False
+        return as_data(config_of(file_scenario, worker)) == data
+    except Exception:  # a file that no longer loads here: the data in the spec is what this node gets
+        return False
 
 
 def live_config(spec: dict[str, Any]) -> dict[str, Any]:
