@@ -14,7 +14,6 @@ examples/origin_app (the user's own project, stand-ins) against the same topolog
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import statistics
 import subprocess

@@ -49,6 +49,7 @@ class F:
     evidence: list
     fix: str
     subject: str | None
+    cause: str | None = None
 
     def to_dict(self):
         return self.__dict__
@@ -79,7 +80,7 @@ def test_worker_without_q_consumes_the_default_queue_and_q_replaces_it():
     _, app = scenario_app("route-glob-mismatch")
     assert parse_worker(app, "").queues == ["celery"]
     assert parse_worker(app, "-Q execution,celery -c 4").queues == ["celery", "execution"]
-    assert parse_worker(app, "celery -A proj worker --queues=a,b --loglevel=DEBUG").queues == ["a", "b"]
+    assert parse_worker(app, "celery worker --queues=a,b --loglevel=DEBUG").queues == ["a", "b"]
     assert parse_worker(app, "-Q a,b -X b").queues == ["a"]
 
 

@@ -302,7 +302,7 @@ def test_fuzzing_section_reports_findings_and_clean_spaces():
             {"kind": "something-else"}]
     md = F.fuzzing_section(recs)
     assert md.startswith("## Fuzzing findings")
-    assert "known mechanism 1" in md and "chord([], fuzz.total.s()).apply_async()" in md
+    assert "known mechanism 1" in md and "chord([], fuzz.total.s(value=0), app=app).apply_async()" in md
     assert "-Q execution" in md and "celery 5.7.0" in md and "replayed 3/3" in md
     assert "**No finding** in: `shapes` on `healthy` (900 examples" in md
     assert "python -m lab replay stuck-callback-queue-unconsumed-abc123" in md

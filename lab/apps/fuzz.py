@@ -24,10 +24,13 @@ in the task's name, so a route, a stale deploy or a shrunk finding can name it:
 Called the way ``lab.Chord`` calls a header task, ``(value, duration, fail)``
 positionally with no ``value`` keyword, a task behaves like ``lab.part`` with
 its behaviour, so a flat finding can be written as a plain scenario.
+
+A canvas scenario writes its canvases with ``bind(app)``: ``fuzz.part``, ``fuzz.total``,
+``fuzz.raise_``, ``fuzz.retry``... bound to the app it is given.
 """
 
-from lab.apps.fuzz_tasks import BEHAVIOURS, flatsum, register, task_name
+from lab.apps.fuzz_tasks import BEHAVIOURS, bind, flatsum, register, task_name
 
-__all__ = ["BEHAVIOURS", "TASKS", "flatsum", "task_name"]
+__all__ = ["BEHAVIOURS", "TASKS", "bind", "flatsum", "task_name"]
 
 TASKS = register(body=True)

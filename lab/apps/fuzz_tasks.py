@@ -84,6 +84,21 @@ def _make(name: str, behaviour: str, *, body: bool = False):
     return shared_task(**options)(fuzzed)
 
 
+def bind(app):
+    """The fuzz tasks of ``app`` by attribute, for writing canvases as a person types them:
+    ``fuzz = bind(app); fuzz.part.s(value=1) | fuzz.raise_.s(value=0)`` (``raise_``: ``raise`` is a keyword).
+    Each is ``app.tasks[name]``, so every signature is bound to ``app``, not to Celery's current app."""
+    import keyword
+    from types import SimpleNamespace
+
+    names = {task_name(b) for b in BEHAVIOURS} | {"fuzz.total"}
+    attrs = {}
+    for name in sorted(names):
+        attr = name.split(".", 1)[1]
+        attrs[attr + "_" if keyword.iskeyword(attr) else attr] = app.tasks[name]
+    return SimpleNamespace(**attrs)
+
+
 def register(*, body: bool = True) -> dict[str, object]:
     """Register one task per behaviour (and ``fuzz.total`` when ``body``); return them by name."""
     tasks = {task_name(b): _make(task_name(b), b) for b in BEHAVIOURS}

@@ -42,7 +42,7 @@ from typing import Any, Iterable
 from lab import records
 from lab.errors import LabError
 from lab.fuzz import strategies as S
-from lab.fuzz.oracle import FUZZ_CAUSES, final_task, judge_example
+from lab.fuzz.oracle import FUZZ_CAUSES, final_tasks, judge_example
 from lab.judge import CAUSES
 from lab.scenario import Chord, Scenario, load_file
 
@@ -214,6 +214,10 @@ def _topology_key(s: Scenario) -> dict[str, Any]:
 
 def projection(shape: S.ChordShape) -> S.ChordShape:
     """A flat chord with the same tasks in its header: what ``lab.Chord`` can express of a nested shape."""
+    if not isinstance(shape, S.ChordShape):  # a bare chain or group: its tasks before its first final task
+        finals = final_tasks(shape)
+        rest = [n for n in S.walk(shape) if isinstance(n, S.TaskShape) and n not in finals] or finals[:1]
+        shape = S.ChordShape(tuple(rest), finals[0])
     leaves = [n for h in shape.header for n in S.walk(h) if isinstance(n, S.TaskShape)]
     behaviours = {t.behaviour for t in leaves} - {"raise"}
     behaviour = behaviours.pop() if len(behaviours) == 1 else "ok"
@@ -221,7 +225,7 @@ def projection(shape: S.ChordShape) -> S.ChordShape:
     options = dataclasses.replace(options, eta=None)
     header = tuple(S.TaskShape(behaviour="raise" if t.behaviour == "raise" else behaviour, value=t.value,
                                duration=t.duration, options=options) for t in leaves)
-    body = final_task(shape)
+    body = final_tasks(shape)[0]
     return S.ChordShape(header, S.TaskShape(options=body.options))
 
 

@@ -2,10 +2,17 @@
 
     strategies → session (chords sent, observed) → **oracle + judge** → findings
 
-Pure: no processes, no I/O.  ``expect(shape, scenario)`` walks the shape the
-way Celery's canvas semantics run it and returns the outer callback's
+Pure: no processes, no I/O.  ``expectations(shape, scenario)`` walks the shape
+the way Celery's canvas semantics run it and returns, for each task whose
+result is the canvas's result (a chord's callback; a bare chain's last task;
+each member of a bare group, or of the group a chain ends in), an
 ``Expectation``: the verdict(s) a correct Celery allows, the first argument
-the callback must get and the value it must return.  The semantics it
+that task must get and the value it must return.  A bare canvas is judged by
+those final tasks: ``add | fail | group(add, add)`` must leave both ``add``
+results FAILURE (Celery #6437: they stay PENDING, a finding).  The shape can
+be a drawn one or one read from a built Celery canvas
+(``strategies.shape_of``), so the oracle of a canvas scenario comes from the
+canvas itself.  The semantics it
 follows (Celery 5.x, as documented and as ``celery/canvas.py`` implements
 them):
 
@@ -44,8 +51,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lab.apps.fuzz_tasks import LARGE_PADDING, flatsum, task_name
-from lab.fuzz.strategies import ChainShape, ChordShape, GroupShape, Shape, TaskShape, walk
+from lab.apps.fuzz_tasks import LARGE_PADDING, flatsum
+from lab.fuzz.strategies import ChainShape, GroupShape, Shape, TaskShape, walk
 from lab.judge import Judge, Verdict
 from lab.judge.causes import CATALOGUE
 
@@ -155,44 +162,59 @@ def _gather(members: list[Shape], incoming: Any) -> Outcome:
     return Outcome("ok", [o.value for o in outs])
 
 
-def final_task(node: Shape) -> TaskShape:
-    """The task whose result is the shape's result (a chord's callback)."""
+def _finals(node: Shape, incoming: Any, body: bool = False) -> list[tuple[TaskShape, Outcome, bool]]:
+    """Each task whose result is the node's result, in the order of Celery's result leaves, with what it is
+    handed if it runs (the outcome of everything before it) and whether it sits as a chord's callback."""
     if isinstance(node, TaskShape):
-        return node
-    if isinstance(node, ChainShape):
-        return final_task(_chain_links(node)[-1])
-    if isinstance(node, ChordShape):
-        return final_task(node.body)
-    raise ValueError("a group has no single final task")
-
-
-def _upstream_of_final(node: Shape, incoming: Any) -> Outcome:
-    """The outcome of everything before the final task: what the final task is handed, if it runs."""
-    if isinstance(node, TaskShape):
-        return Outcome("ok", incoming)
+        return [(node, Outcome("ok", incoming), body)]
     if isinstance(node, ChainShape):
         links = _chain_links(node)
         value = incoming
         for link in links[:-1]:
             out = evaluate(link, value)
-            if out.kind != "ok":
-                return out
+            if out.kind != "ok":  # the chain stops here: what the last link's tasks get is this failure
+                return [(t, out, b) for t, _, b in _finals(links[-1], None, body)]
             value = out.value
-        return _upstream_of_final(links[-1], value)
-    if isinstance(node, ChordShape):
-        header = _gather(_group_members(node.header), incoming)
-        return header if header.kind != "ok" else _upstream_of_final(node.body, header.value)
-    raise ValueError("a group has no single final task")
+        return _finals(links[-1], value, body)
+    if isinstance(node, GroupShape):
+        return [f for m in _group_members(node.members) for f in _finals(m, incoming)]
+    header = _gather(_group_members(node.header), incoming)
+    if header.kind != "ok":
+        return [(t, header, b) for t, _, b in _finals(node.body, None, True)]
+    return _finals(node.body, header.value, True)
 
 
-def expect(shape: ChordShape, scenario: Any = None) -> Expectation:
-    """The outer callback's expectation for ``shape`` on ``scenario``'s config."""
+def final_tasks(node: Shape) -> list[TaskShape]:
+    """The tasks whose results are the shape's result: a chord's callback, a chain's last task, or each
+    member of a group (nested groups flattened), in the order Celery's result lists them."""
+    return [t for t, _, _ in _finals(node, None)]
+
+
+def final_task(node: Shape) -> TaskShape:
+    """The one task whose result is the shape's result (a chord's callback)."""
+    finals = final_tasks(node)
+    if len(finals) != 1:
+        raise ValueError(f"the shape's result is {len(finals)} tasks' results (it ends in a group), not one task's")
+    return finals[0]
+
+
+def expectations(shape: Shape, scenario: Any = None) -> list[Expectation]:
+    """What each final task of ``shape`` must show on ``scenario``'s config: one for a chord or a chain
+    ending in a task, one per member for a group (a bare group, or a chain that ends in one)."""
     config = (scenario.config if scenario is not None and hasattr(scenario, "config") else (scenario or {}).get("config")) or {}
-    callback = final_task(shape)
-    name = task_name(callback.behaviour, body=True)
+    return [_expectation(task, upstream, body, config) for task, upstream, body in _finals(shape, None)]
+
+
+def expect(shape: Shape, scenario: Any = None) -> Expectation:
+    """The outer callback's expectation for ``shape`` on ``scenario``'s config (the first final task's,
+    for a shape that ends in a group)."""
+    return expectations(shape, scenario)[0]
+
+
+def _expectation(callback: TaskShape, upstream: Outcome, body: bool, config: dict) -> Expectation:
+    name = callback.task(body=body)
     options = callback.options.to_celery()
     options.pop("eta", None)
-    upstream = _upstream_of_final(shape, None)
     incoming = upstream.value if upstream.kind == "ok" else None
     args0 = None if callback.immutable else incoming
     ignored = bool(config.get("task_ignore_result")) or callback.options.ignore_result

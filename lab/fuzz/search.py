@@ -77,6 +77,7 @@ class FuzzPlan:
     max_header: int = 4
     max_leaves: int = 6
     nested: bool = True
+    bare: bool = True  # also bare chains and groups, not only chords (with nested)
     options: bool = True
     queues: tuple[str | None, ...] = (None,)
     known: set[str] = field(default_factory=set)  # kinds not to report again
@@ -91,7 +92,7 @@ class FoundFinding:
 
     kind: str
     outcome: ChordOutcome
-    shapes: list[S.ChordShape]
+    shapes: list[S.Shape]
     config: S.FuzzConfig | None
     scenario: Scenario
     result: ExampleResult
@@ -104,7 +105,7 @@ class FoundFinding:
     replay: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def failing_shape(self) -> S.ChordShape:
+    def failing_shape(self) -> S.Shape:
         return self.shapes[self.outcome.index]
 
 
@@ -154,7 +155,7 @@ class Reporter:
 def example_strategy(plan: FuzzPlan) -> st.SearchStrategy:
     batches = S.chord_batches(max_chords=plan.max_chords, behaviours=plan.behaviours, queues=plan.queues,
                               max_header=plan.max_header, max_leaves=plan.max_leaves, nested=plan.nested,
-                              options=plan.options)
+                              options=plan.options, bare=plan.bare)
     if plan.space == "configs":
         return st.tuples(S.configs(), batches)
     return st.tuples(st.none(), batches)
@@ -190,7 +191,7 @@ class Search:
             return False
         return self.plan.examples is None or self.stats.examples < self.plan.examples
 
-    def run_one(self, config: S.FuzzConfig | None, shapes: list[S.ChordShape]) -> ExampleResult:
+    def run_one(self, config: S.FuzzConfig | None, shapes: list[S.Shape]) -> ExampleResult:
         if config is not None:
             try:
                 if self.session.reconfigure(config_scenario(config)):
@@ -215,7 +216,7 @@ class Search:
         self.rep.example(st_, result, len(self.found))
         return result
 
-    def check(self, config: S.FuzzConfig | None, shapes: list[S.ChordShape]) -> None:
+    def check(self, config: S.FuzzConfig | None, shapes: list[S.Shape]) -> None:
         """The property hypothesis tests: every chord's verdict is one its oracle allows."""
         if not self._finding_in_run and not self._budget_left():
             raise BudgetSpent()
@@ -320,7 +321,7 @@ class Search:
         return replay_example(self.session, found.shapes, found.config, found.kind, runs)
 
 
-def replay_example(session: FuzzSession, shapes: list[S.ChordShape], config: S.FuzzConfig | None, kind: str,
+def replay_example(session: FuzzSession, shapes: list[S.Shape], config: S.FuzzConfig | None, kind: str,
                    runs: int, on_run: Callable[[ExampleResult], None] | None = None) -> dict[str, Any]:
     """Rerun an example ``runs`` times on ``session``; count the runs that show ``kind`` again."""
     kinds = []

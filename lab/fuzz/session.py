@@ -48,7 +48,7 @@ from lab.runtime.process import services as brokers
 from lab.runtime.celery_app import app_spec, build_app, release
 from lab.errors import LabSetupError
 from lab.fuzz import oracle as oracle_mod
-from lab.fuzz.strategies import ChordShape, build, to_data
+from lab.fuzz.strategies import Shape, build, to_data
 from lab.observe.backend import task_metas
 from lab.runtime.process.processes import NodeNotReady, ProcessOwner
 from lab.runtime.base import Run
@@ -69,7 +69,7 @@ STABLE_S = 0.03  # two reads of the backend this far apart, the same: the main p
 class ExampleResult:
     """One example: what was sent, what was seen, and a judgement per chord."""
 
-    shapes: list[ChordShape]
+    shapes: list[Shape]
     outcomes: list[oracle_mod.ChordOutcome]
     obs: dict[str, Any]
     elapsed_s: float
@@ -84,6 +84,13 @@ class ExampleResult:
 
 class ConfigCannotBoot(LabSetupError):
     """A drawn configuration whose workers do not start (for example Redis full under noeviction)."""
+
+
+def _final_results(result) -> list:
+    """The results that are a canvas's result, in order: itself, or each leaf of a group result."""
+    if getattr(result, "results", None) is not None:
+        return [leaf for r in result.results for leaf in _final_results(r)]
+    return [result]
 
 
 def _leaf_ids(result) -> list[str]:
@@ -290,42 +297,61 @@ class FuzzSession:
 
     # -- one example ----------------------------------------------------------------------------------
 
-    def send(self, shapes: list[ChordShape]) -> list[dict[str, Any]]:
-        """Send each chord; return one 'sent' record per chord, with its oracle."""
+    def send(self, shapes: list[Shape]) -> list[dict[str, Any]]:
+        """Build each shape into a canvas and send it; return the 'sent' records, with their oracles."""
+        self.app.set_current()  # a canvas built without app= uses the current app, as in a user's one-app program
+        return self.send_canvases([(shape, build(self.app, shape)) for shape in shapes])
+
+    def send_canvases(self, items: list[tuple[Shape, Any]]) -> list[dict[str, Any]]:
+        """Send each (shape, canvas) as it is; return one 'sent' record per final task (a chord's callback, a
+        chain's last task, each member of a group), each with its oracle computed from the shape."""
         sent = []
-        for i, shape in enumerate(shapes):
-            expectation = oracle_mod.expect(shape, self.scenario)
-            canvas = build(self.app, shape)
+        self.app.set_current()  # a canvas built without app= uses the current app, as in a user's one-app program
+        for i, (shape, canvas) in enumerate(items):
+            expectations = oracle_mod.expectations(shape, self.scenario)
             sent_at = time.time()
-            final = expectation.callback_task
-            base = {"index": i, "header_task": "fuzz.*", "callback_task": final, "header_queue": None,
-                    "callback_queue": routed_queue(self.app, final, expectation.callback_options),
-                    "expected": expectation.args0, "expectation": expectation.to_dict(), "shape": to_data(shape),
-                    "sent_at": sent_at}
             roots: set[str] = set()
             self._publishing = roots
             try:
                 result = canvas.apply_async()
             except Exception as e:  # Celery refused the canvas: a finding, not a crash of the lab
-                sent.append({**base, "chord_id": f"not-sent-{i}", "group_id": None, "header_ids": [], "roots": sorted(roots),
+                exp = expectations[0]
+                sent.append({**self._sent_base(i, shape, exp, sent_at, 0, len(expectations)), "chord_id": f"not-sent-{i}",
+                             "group_id": None, "header_ids": [], "roots": sorted(roots),
                              "send_error": f"{type(e).__name__}: {e}",
                              "send_traceback": traceback.format_exc(limit=-4).strip().splitlines()[-8:]})
                 continue
             finally:
                 self._publishing = None
-            group = result.parent
-            sent.append({**base, "chord_id": result.id, "group_id": getattr(group, "id", None), "roots": sorted(roots),
-                         "header_ids": _leaf_ids(group)})
-            del result, group  # no AsyncResult kept: its __del__ unsubscribes the producer from its channel
+            leaves = _final_results(result)
+            for j, (exp, leaf) in enumerate(zip(expectations, leaves)):
+                parent = getattr(leaf, "parent", None)
+                header = parent if getattr(parent, "results", None) is not None else None  # a chord's header
+                sent.append({**self._sent_base(i, shape, exp, sent_at, j, len(expectations)), "chord_id": leaf.id,
+                             "group_id": getattr(header, "id", None), "roots": sorted(roots),
+                             "header_ids": _leaf_ids(header) if header is not None else []})
+            if len(leaves) != len(expectations):  # the oracle's reading of the shape and Celery's differ: say so
+                sent[-1]["oracle_note"] = (f"Celery's result has {len(leaves)} final task(s), the shape "
+                                           f"{len(expectations)}; the first {min(len(leaves), len(expectations))} are judged")
+            del result, leaves  # no AsyncResult kept: its __del__ unsubscribes the producer from its channel
         self.chords_sent += len(sent)
         return sent
 
-    def run_example(self, shapes: list[ChordShape], *, bound: float | None = None) -> ExampleResult:
+    def _sent_base(self, i: int, shape: Shape, exp: oracle_mod.Expectation, sent_at: float, j: int, n: int) -> dict[str, Any]:
+        return {"index": i, "header_task": "fuzz.*", "callback_task": exp.callback_task, "header_queue": None,
+                "callback_queue": routed_queue(self.app, exp.callback_task, exp.callback_options),
+                "expected": exp.args0, "expectation": exp.to_dict(), "shape": to_data(shape), "sent_at": sent_at,
+                **({"final": j, "finals": n} if n > 1 else {})}
+
+    def run_example(self, shapes: list[Shape], *, bound: float | None = None,
+                    canvases: list[Any] | None = None) -> ExampleResult:
+        """One example: the shapes built and sent, or ``canvases`` (Celery canvases, each the one its shape
+        was read from, ``shape_of``) sent exactly as they are; waited on, probed and judged."""
         t0 = time.time()
         self.watch.poll()
         mark = len(self.watch.events)
         log_marks = {w.hostname: w.node.log_size() for w in self.topo.workers}
-        sent = self.send(shapes)
+        sent = self.send(shapes) if canvases is None else self.send_canvases(list(zip(shapes, canvases)))
         t_sent = time.time()
         size_ttls = chord_size_ttls(self.app, sent) if self.scenario.backend == "redis" else []
         bound = bound if bound is not None else BASE_BOUND_S + sum(oracle_mod.work_s(s) for s in shapes)
@@ -342,7 +368,7 @@ class FuzzSession:
         for cid, meta in first_metas.items():
             metas.setdefault(cid, {**meta, "seen": "when the example settled; gone by the final probe"})
         obs = {
-            "run_id": self.run_id, "scenario": self.scenario.to_dict(), "seed": None, "started_at": t0,
+            "run_id": self.run_id, "scenario": self.scenario.to_dict(), "seed": None, "started_at": t0, "oracle": "fuzz",
             "topology": self.topo.describe(), "chords": sent, "size_ttls": size_ttls,
             "quiescence": {"how": settled, "t": t_settled, "waited_s": t_settled - t_sent, "in_flight": in_flight},
             "ledger": events, "probe": probe, "timeline": [],

@@ -5,18 +5,40 @@
 Everything drawn here is plain, frozen data that round-trips through JSON
 (``to_data`` / ``from_data``), so a shrunk finding can be saved and replayed
 without hypothesis.  ``build`` turns a shape into a Celery canvas for a given
-app; ``describe`` writes it the way a person would type it.
+app; ``describe`` writes exactly that canvas as Python (pasted into a function
+of ``app``, with ``fuzz = lab.apps.fuzz.bind(app)``, it builds the same
+canvas); ``shape_of`` reads a built Celery canvas back into a shape.
+
+How a canvas is built is part of the shape, because Celery builds different
+canvases from the same words (``built``):
+
+- a chain is ``chain(a, b, app=app)`` (``"chain-app"``, what the fuzzer always
+  did, and what a stored shape without the key means) or ``a | b``
+  (``"pipe"``; ``chain(a, b)`` with no keyword is the same).  With any keyword
+  ``chain`` skips the merging ``|`` does: a group of one unrolled, a
+  ``group | task`` turned into a chord, a chord's body extended;
+- a group is ``group([a, b], app=app)`` (``"list-app"``, the old default),
+  ``group([a, b])`` (``"list"``) or ``group(a, b)`` (``"args"``: one group
+  given positionally collapses into its members);
+- a chord is ``chord([...], body, app=app)`` (``"app"``) or without ``app``
+  (``"plain"``).
+
+The fuzzer draws both chain paths and both group spellings; each shrinks toward
+what a user types (``|``, ``group([...])``, ``chord([...], body)``).
 
 Shapes (``st.recursive``, shrinking toward a flat chord of plain tasks):
 
     canvas := task | chain(canvas, canvas, ...) | group(canvas, ...) | chord([canvas, ...], body)
     body   := task | chain(canvas, ..., task)          (a chord's body ends in a task: its callback)
+    outer  := chord([canvas, ...], body) | chain(canvas, canvas, ...) | group(canvas, ...)
 
 A task has a behaviour (``lab.apps.fuzz``), a value, a duration, ``.s`` or
 ``.si`` (``immutable``), and per-signature options: ``queue``,
 ``ignore_result``, custom ``headers``, ``countdown`` / ``eta``.  The outer
-shape is always a chord (header of 0 to N canvases), so its callback is the
-task the verdict is about.
+shape is a chord (header of 0 to N canvases; its callback is the task the
+verdict is about), or a bare chain or group (``add | fail | group(add, add)``,
+Celery #6437): then the verdict is about each task whose result is the
+canvas's result (``oracle.final_tasks``).
 
 A configuration (``FuzzConfig``) is the topology and Celery config: which
 queues each worker consumes and which code it runs, routes for header tasks,
@@ -30,7 +52,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
+import keyword
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -87,22 +112,36 @@ class TaskShape:
     duration: float = 0.0
     immutable: bool = False  # .si: ignores what comes before it; .s (default) takes it as a first argument
     options: Options = field(default_factory=Options)
+    name: str | None = None  # the task's name where it is not what its place implies (read by shape_of): a
+    # chord Celery made of `group | fuzz.part.s()` has fuzz.part, not fuzz.total, as its callback
+
+    def task(self, *, body: bool = False) -> str:
+        return self.name or task_name(self.behaviour, body=body)
+
+
+CHAIN_PATHS = ("pipe", "chain-app")  # a | b, chain(a, b, app=app); the first is the shrink target
+GROUP_PATHS = ("list", "args", "list-app")  # group([a, b]), group(a, b), group([a, b], app=app)
+CHORD_PATHS = ("plain", "app")  # chord([...], body), chord([...], body, app=app)
+OLD_CHAIN, OLD_GROUP, OLD_CHORD = "chain-app", "list-app", "app"  # how shapes stored without `built` were built
 
 
 @dataclass(frozen=True)
 class ChainShape:
     links: tuple["Shape", ...]
+    built: str = OLD_CHAIN
 
 
 @dataclass(frozen=True)
 class GroupShape:
     members: tuple["Shape", ...]
+    built: str = OLD_GROUP
 
 
 @dataclass(frozen=True)
 class ChordShape:
     header: tuple["Shape", ...]
     body: "Shape"
+    built: str = OLD_CHORD
 
 
 Shape = Union[TaskShape, ChainShape, GroupShape, ChordShape]
@@ -145,23 +184,33 @@ def tasks(*, behaviours: tuple[str, ...] = BEHAVIOURS, queues: tuple[str | None,
 def canvases(leaves: st.SearchStrategy[TaskShape], *, max_leaves: int = 6, max_width: int = 3
              ) -> st.SearchStrategy[Shape]:
     """Tasks, chains, groups and chords nested in each other (chord in chain in group, chord of chords,
-    group of one), at most ``max_leaves`` tasks; shrinks toward a single task."""
+    group of one), at most ``max_leaves`` tasks, each built either way; shrinks toward a single task."""
 
     def extend(children: st.SearchStrategy[Shape]) -> st.SearchStrategy[Shape]:
         return st.one_of(
-            st.lists(children, min_size=2, max_size=max_width).map(lambda xs: ChainShape(tuple(xs))),
-            st.lists(children, min_size=1, max_size=max_width).map(lambda xs: GroupShape(tuple(xs))),
+            st.builds(ChainShape, st.lists(children, min_size=2, max_size=max_width).map(tuple), _chain_paths),
+            st.builds(GroupShape, st.lists(children, min_size=1, max_size=max_width).map(tuple), _group_paths),
             st.builds(ChordShape, st.lists(children, min_size=0, max_size=max_width).map(tuple),
-                      bodies(children, leaves)),
+                      bodies(children, leaves), _chord_paths),
         )
 
     return st.recursive(leaves, extend, max_leaves=max_leaves)
 
 
+# Each shrinks toward its first choice: the path the fuzzer always took (chain(..., app=), group([...], app=),
+# chord(..., app=)), so a finding shrinks to the old, replayable form unless the other path is what it needs;
+# `|` and group(a, b) are drawn beside them.  A chord is always given app=: without it, an empty header's
+# callback is routed with whatever app is current, which in the lab's process is not the user's question.
+_chain_paths = st.sampled_from(("chain-app", "pipe"))
+_group_paths = st.sampled_from(("list-app", "args"))
+_chord_paths = st.just("app")
+
+
 def bodies(children: st.SearchStrategy[Shape], leaves: st.SearchStrategy[TaskShape]) -> st.SearchStrategy[Shape]:
     """A chord body: a task, or a chain that ends in one (that task is the chord's callback)."""
     return leaves | st.builds(
-        lambda head, last: ChainShape((*head, last)), st.lists(children, min_size=1, max_size=2), leaves)
+        lambda head, last, built: ChainShape((*head, last), built), st.lists(children, min_size=1, max_size=2), leaves,
+        _chain_paths)
 
 
 def chords(*, behaviours: tuple[str, ...] = BEHAVIOURS, queues: tuple[str | None, ...] = (None,),
@@ -171,12 +220,25 @@ def chords(*, behaviours: tuple[str, ...] = BEHAVIOURS, queues: tuple[str | None
     leaves = tasks(behaviours=behaviours, queues=queues, options=options, durations=durations)
     elements = canvases(leaves, max_leaves=max_leaves) if nested else leaves
     body = bodies(elements, leaves) if nested else leaves
-    return st.builds(ChordShape, st.lists(elements, min_size=0, max_size=max_header).map(tuple), body)
+    return st.builds(ChordShape, st.lists(elements, min_size=0, max_size=max_header).map(tuple), body, _chord_paths)
 
 
-def chord_batches(*, max_chords: int = 3, **kwargs: Any) -> st.SearchStrategy[list[ChordShape]]:
-    """Several chords sent together in one example (shrinks toward one)."""
-    return st.lists(chords(**kwargs), min_size=1, max_size=max_chords)
+def outer_canvases(*, bare: bool = True, max_header: int = 4, max_leaves: int = 6, **kwargs: Any
+                   ) -> st.SearchStrategy[Shape]:
+    """What one example sends: a chord (the shrink target), or, with ``nested`` and ``bare``, a bare chain
+    or group of nested canvases (``add | fail | group(add, add)``)."""
+    chord_st = chords(max_header=max_header, max_leaves=max_leaves, **kwargs)
+    if not bare or not kwargs.get("nested", True):
+        return chord_st
+    leaves = tasks(**{k: v for k, v in kwargs.items() if k in ("behaviours", "queues", "options", "durations")})
+    elements = canvases(leaves, max_leaves=max_leaves)
+    return chord_st | st.builds(ChainShape, st.lists(elements, min_size=2, max_size=3).map(tuple), _chain_paths) \
+        | st.builds(GroupShape, st.lists(elements, min_size=1, max_size=max(1, max_header)).map(tuple), _group_paths)
+
+
+def chord_batches(*, max_chords: int = 3, bare: bool = True, **kwargs: Any) -> st.SearchStrategy[list[Shape]]:
+    """Several canvases sent together in one example (shrinks toward one chord)."""
+    return st.lists(outer_canvases(bare=bare, **kwargs), min_size=1, max_size=max_chords)
 
 
 # -- shapes as data and as text --------------------------------------------------------------
@@ -191,12 +253,16 @@ def to_data(node: Shape) -> dict[str, Any]:
             d["immutable"] = True
         if node.options.changed():
             d["options"] = node.options.changed()
+        if node.name:
+            d["name"] = node.name
         return d
+    # `built` is always written: data without it means the old path (chain-app, list-app, app)
     if isinstance(node, ChainShape):
-        return {"kind": "chain", "links": [to_data(n) for n in node.links]}
+        return {"kind": "chain", "links": [to_data(n) for n in node.links], "built": node.built}
     if isinstance(node, GroupShape):
-        return {"kind": "group", "members": [to_data(n) for n in node.members]}
-    return {"kind": "chord", "header": [to_data(n) for n in node.header], "body": to_data(node.body)}
+        return {"kind": "group", "members": [to_data(n) for n in node.members], "built": node.built}
+    return {"kind": "chord", "header": [to_data(n) for n in node.header], "body": to_data(node.body),
+            "built": node.built}
 
 
 def from_data(d: dict[str, Any]) -> Shape:
@@ -204,33 +270,75 @@ def from_data(d: dict[str, Any]) -> Shape:
     if kind == "task":
         return TaskShape(behaviour=d.get("behaviour", "ok"), value=int(d.get("value", 0)),
                          duration=float(d.get("duration", 0.0)), immutable=bool(d.get("immutable", False)),
-                         options=Options(**(d.get("options") or {})))
+                         options=Options(**(d.get("options") or {})), name=d.get("name"))
     if kind == "chain":
-        return ChainShape(tuple(from_data(x) for x in d["links"]))
+        return ChainShape(tuple(from_data(x) for x in d["links"]), _path(d, CHAIN_PATHS, OLD_CHAIN))
     if kind == "group":
-        return GroupShape(tuple(from_data(x) for x in d["members"]))
+        return GroupShape(tuple(from_data(x) for x in d["members"]), _path(d, GROUP_PATHS, OLD_GROUP))
     if kind == "chord":
-        return ChordShape(tuple(from_data(x) for x in d["header"]), from_data(d["body"]))
+        return ChordShape(tuple(from_data(x) for x in d["header"]), from_data(d["body"]), _path(d, CHORD_PATHS, OLD_CHORD))
     raise ValueError(f"not a chord shape: {json.dumps(d)[:120]}; a shape is a dict with kind task, chain, group or chord")
 
 
+def _path(d: dict[str, Any], allowed: tuple[str, ...], old: str) -> str:
+    built = d.get("built", old)
+    if built not in allowed:
+        raise ValueError(f"a {d.get('kind')} built {built!r}: allowed {', '.join(allowed)}")
+    return built
+
+
+def task_attr(behaviour: str, *, body: bool = False) -> str:
+    """The task's attribute on ``lab.apps.fuzz.bind(app)``: its name without ``fuzz.``, ``raise_`` for raise."""
+    return _attr(task_name(behaviour, body=body))
+
+
+def _attr(name: str) -> str:
+    attr = name.split(".", 1)[1]
+    return attr + "_" if keyword.iskeyword(attr) else attr
+
+
 def describe(node: Shape, *, body: bool = False) -> str:
-    """The shape as canvas code, e.g. ``chord([fuzz.part.s(value=1)], fuzz.total.s())``."""
+    """The shape as the Python that builds it, e.g. ``chord([fuzz.part.s(value=1)], fuzz.total.s(value=0))``:
+    with ``fuzz = lab.apps.fuzz.bind(app)`` and ``chain, chord, group`` from celery in scope, it builds
+    exactly what ``build`` builds (the same path: ``|`` or ``chain(..., app=app)``)."""
     if isinstance(node, TaskShape):
-        kw = [f"value={node.value}"] if node.value else []
+        kw = [f"value={node.value}"]  # always: a part called without value= reads its arguments as lab.Chord's
         if node.duration:
             kw.append(f"duration={node.duration:g}")
-        text = f"{task_name(node.behaviour, body=body)}.{'si' if node.immutable else 's'}({', '.join(kw)})"
+        attr = task_attr(node.behaviour, body=body) if not node.name else _attr(node.name)
+        text = f"fuzz.{attr}.{'si' if node.immutable else 's'}({', '.join(kw)})"
         opts = node.options.changed()
         if opts:
             text += ".set(" + ", ".join(f"{k}={v!r}" for k, v in opts.items()) + ")"
         return text
     if isinstance(node, ChainShape):
         n = len(node.links)
-        return "chain(" + ", ".join(describe(x, body=body and i == n - 1) for i, x in enumerate(node.links)) + ")"
+        links = [describe(x, body=body and i == n - 1) for i, x in enumerate(node.links)]
+        if node.built == "pipe":  # a pipe chain inside a pipe is parenthesised: `a | (b | c)` is built as typed
+            return " | ".join(f"({t})" if isinstance(x, ChainShape) and x.built == "pipe" else t
+                              for t, x in zip(links, node.links))
+        return "chain(" + ", ".join(links) + ", app=app)"
     if isinstance(node, GroupShape):
-        return "group(" + ", ".join(describe(x) for x in node.members) + ")"
-    return f"chord([{', '.join(describe(x) for x in node.header)}], {describe(node.body, body=True)})"
+        members = ", ".join(describe(x) for x in node.members)
+        return {"args": f"group({members})", "list": f"group([{members}])"}.get(node.built, f"group([{members}], app=app)")
+    text = f"chord([{', '.join(describe(x) for x in node.header)}], {describe(node.body, body=True)}"
+    return text + (", app=app)" if node.built == "app" else ")")
+
+
+def with_chains(node: Shape, built: str) -> Shape:
+    """The same shape with every chain built ``built`` (``pipe`` or ``chain-app``): the other construction path."""
+    if isinstance(node, ChainShape):
+        return ChainShape(tuple(with_chains(x, built) for x in node.links), built)
+    if isinstance(node, GroupShape):
+        return GroupShape(tuple(with_chains(x, built) for x in node.members), node.built)
+    if isinstance(node, ChordShape):
+        return ChordShape(tuple(with_chains(x, built) for x in node.header), with_chains(node.body, built), node.built)
+    return node
+
+
+def chain_paths(node: Shape) -> set[str]:
+    """How the shape's chains are built (empty: it has no chain)."""
+    return {n.built for n in walk(node) if isinstance(n, ChainShape)}
 
 
 def walk(node: Shape):
@@ -308,15 +416,82 @@ def build(app, node: Shape, *, body: bool = False):
         kwargs: dict[str, Any] = {"value": node.value}
         if node.duration:
             kwargs["duration"] = node.duration
-        sig = app.signature(task_name(node.behaviour, body=body), kwargs=kwargs, immutable=node.immutable)
+        sig = app.signature(node.task(body=body), kwargs=kwargs, immutable=node.immutable)
         opts = node.options.to_celery()
         return sig.set(**opts) if opts else sig
     if isinstance(node, ChainShape):
         n = len(node.links)
-        return chain(*[build(app, x, body=body and i == n - 1) for i, x in enumerate(node.links)], app=app)
+        links = [build(app, x, body=body and i == n - 1) for i, x in enumerate(node.links)]
+        if node.built == "pipe":  # a | b | c: Celery merges as it goes (group of one unrolled, group | task a chord)
+            return functools.reduce(operator.or_, links)
+        return chain(*links, app=app)  # a keyword: no merging at all
     if isinstance(node, GroupShape):
-        return group([build(app, x) for x in node.members], app=app)
-    return chord([build(app, x) for x in node.header], build(app, node.body, body=True), app=app)
+        members = [build(app, x) for x in node.members]
+        if node.built == "args":  # group(a, b): one group given alone collapses into its members
+            return group(*members)
+        return group(members) if node.built == "list" else group(members, app=app)
+    header, callback = [build(app, x) for x in node.header], build(app, node.body, body=True)
+    return chord(header, callback) if node.built == "plain" else chord(header, callback, app=app)
+
+
+def shape_of(sig, *, app=None, body: bool = False) -> Shape:
+    """The shape of a built Celery canvas of ``lab.apps.fuzz`` tasks: the inverse of ``build``.
+
+    It reads the structure Celery made (after ``|`` merged what it merges), and how each node was built
+    where the object tells: a ``chain`` instance was built with a keyword (``chain-app``), a bare ``_chain``
+    by ``|`` or ``chain(a, b)`` (``pipe``); a group whose tasks are a tuple was given positionally
+    (``args``); a group or chord with an app of its own was given ``app=``.  A task that is not a fuzz task,
+    or a fuzz task without ``value=``, is a ``ValueError`` (the oracle could not predict it)."""
+    from celery.canvas import _chain, _chord, group, maybe_signature
+
+    sig = maybe_signature(sig, app=app)
+    if isinstance(sig, _chord):
+        header = sig.tasks
+        members = header.tasks if isinstance(header, group) else header
+        return ChordShape(tuple(shape_of(x, app=app) for x in members), shape_of(sig.body, app=app, body=True),
+                          "app" if sig._app is not None else "plain")
+    if isinstance(sig, _chain):
+        from celery import chain
+
+        n = len(sig.tasks)
+        return ChainShape(tuple(shape_of(x, app=app, body=body and i == n - 1) for i, x in enumerate(sig.tasks)),
+                          "chain-app" if type(sig) is chain else "pipe")
+    if isinstance(sig, group):
+        built = "args" if isinstance(sig.tasks, tuple) else "list-app" if sig._app is not None else "list"
+        return GroupShape(tuple(shape_of(x, app=app) for x in sig.tasks), built)
+    name = sig.get("task") if hasattr(sig, "get") else None
+    behaviour = _behaviour_of(name)
+    kwargs, opts = dict(sig.kwargs or {}), dict(sig.options or {})
+    if sig.args:
+        raise ValueError(f"{name}{tuple(sig.args)!r}: give a fuzz task its value as a keyword (value=...), "
+                         "not positionally, so the oracle can read it")
+    if "value" not in kwargs and name != "fuzz.total":
+        raise ValueError(f"{name} without value=: a fuzz part called without it reads its arguments as "
+                         "lab.Chord's (value, duration, fail); give value=0")
+    eta = opts.get("eta")
+    if isinstance(eta, str):
+        eta = datetime.datetime.fromisoformat(eta)
+    if isinstance(eta, datetime.datetime):  # seconds from now: the oracle only needs how long it waits
+        now = datetime.datetime.now(eta.tzinfo or datetime.timezone.utc)
+        eta = round(max(0.0, (eta - now).total_seconds()), 3)
+    options = Options(queue=_queue_name(opts.get("queue")), ignore_result=bool(opts.get("ignore_result")),
+                      headers=bool(opts.get("headers")), countdown=opts.get("countdown"), eta=eta)
+    return TaskShape(behaviour=behaviour, value=int(kwargs.get("value") or 0), duration=float(kwargs.get("duration") or 0.0),
+                     immutable=bool(sig.immutable), options=options,
+                     name=None if name == task_name(behaviour, body=body) else name)
+
+
+def _behaviour_of(name: str | None) -> str:
+    if name in ("fuzz.part", "fuzz.total"):
+        return "ok"
+    if name and name.startswith("fuzz.") and name[5:] in BEHAVIOURS:
+        return name[5:]
+    raise ValueError(f"task {name!r} is not one of lab.apps.fuzz's (fuzz.part, fuzz.total, "
+                     + ", ".join(f"fuzz.{b}" for b in BEHAVIOURS if b != "ok") + "): the oracle knows only those")
+
+
+def _queue_name(q: Any) -> str | None:
+    return q if q is None or isinstance(q, str) else getattr(q, "name", str(q))
 
 
 # -- configurations ----------------------------------------------------------------------------

@@ -82,9 +82,10 @@ def explain_route(app, name: str, options: dict[str, Any] | None = None) -> str:
     """Which setting sends ``name`` where, in words (the first task_routes entry that matches)."""
     from celery.app.routes import MapRoute
 
-    opts = {**task_options(app, name), **(options or {})}
     queue = routed_queue(app, name, options)
-    if opts.get("queue"):
+    if (options or {}).get("queue"):  # call options win over routes (Celery's Router.route: lpmerge)
+        return f"the signature's own .set(queue={options['queue']!r}) sends {name!r} to queue {queue!r}"
+    if task_options(app, name).get("queue"):
         return f"{name!r} is sent to queue {queue!r} by its own queue= option"
     conf = app.conf.task_routes
     entries = list(conf) if isinstance(conf, (list, tuple)) else ([conf] if conf else [])
@@ -116,6 +117,19 @@ def seconds(v: Any) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         return None
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: Any, what: str = "--duration") -> float:
+    """Seconds from ``30``, ``30s``, ``1.5m``, ``250ms``, ``2h``; one sentence when it is none of those."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|min|m|h|d)?\s*", str(text))
+    if not m:
+        raise AuditError(f"{what} {text!r} is not a duration; give seconds or a number with a unit, e.g. 30s, 5m, 2h.")
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 def chord_expires(app) -> tuple[float | None, str]:
