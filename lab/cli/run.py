@@ -7,7 +7,9 @@ import sys
 
 import click
 
+from lab.errors import LabSetupError
 from lab.scenario import load
+from lab.scenario.model import judged_by_oracle
 from lab.views.console import EXIT, ConsoleReporter, json_line, out, print_proof, verdict_table
 
 
@@ -63,8 +65,17 @@ def run(scenario: str | None, seed: int | None, as_json: bool, runs: int, celery
         out.print(f"[dim]{s.summary()}; expects {s.expect}[/dim]")
         from lab.experiments.run import run_scenario  # imported here: doctor and audit start faster without it
 
+        runner = run_scenario
+        if judged_by_oracle(s):  # a canvas of the fuzzer's tasks: judged by the oracle computed from it
+            try:
+                from lab.experiments.canvas_run import run_canvas_scenario  # the fuzzer's stack (hypothesis): only then
+            except ImportError as e:
+                raise LabSetupError(f"scenario {s.name!r} is a canvas judged by the fuzzer's oracle, which needs {e.name}; "
+                                    "install the lab's lock file (requirements.lock) in this environment.") from None
+
+            runner = run_canvas_scenario
         try:
-            result = run_scenario(s, seed=None if seed is None else seed + i, reporter=rep, scenario_ref=scenario,
+            result = runner(s, seed=None if seed is None else seed + i, reporter=rep, scenario_ref=scenario,
                                   runtime=runtime)
         finally:
             rep.done()

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from lab import records
-from lab.judge import Verdict, judge, summarize
+from lab.fuzz.oracle import judge_observations
+from lab.judge import Verdict, summarize
 from lab.views.console import out, print_proof, verdict_table
 
 
@@ -26,7 +27,7 @@ def show(run_ref: str, as_json: bool, svg: bool) -> None:
         print_saved(out, rec, as_json)
         return
     obs = rec["observations"]
-    verdicts = [v.to_dict() for v in judge(obs)]
+    verdicts = [v.to_dict() for v in judge_observations(obs)]
     outcome = summarize(obs.get("scenario") or {}, [Verdict.from_dict(v) for v in verdicts])
     stored = [(v["verdict"], v.get("cause")) for v in rec.get("verdicts", [])]
     now = [(v["verdict"], v.get("cause")) for v in verdicts]

@@ -62,7 +62,7 @@ def send_chords(app: Celery, scenario: Scenario, seed: int) -> list[dict[str, An
     A chord whose sending fails on a lost connection ends the sending: it is the
     last record, with ``send_error``, and no header ids (how much of it went out
     is the ledger's to say)."""
-    if scenario.app and scenario.canvas:  # a user's own canvas function (lab run --app ... --canvas ...)
+    if scenario.canvas:  # a canvas function of the user's tasks (lab run --app ... --canvas ..., or a scenario's)
         from lab.drive.user_canvas import send_user_canvases
 
         return send_user_canvases(app, scenario)

@@ -25,8 +25,9 @@ from lab.observe.config import routed_queue
 from lab.scenario import Scenario, ScenarioError
 
 
-def build_canvases(app: Celery, scenario: Scenario) -> list[Signature]:
-    """What the user's canvas function returns, as a list; one sentence if it is not chords."""
+def build_canvases(app: Celery, scenario: Scenario, *, chords_only: bool = True) -> list[Signature]:
+    """What the scenario's canvas function returns, as a list; one sentence if it is not a canvas (or, with
+    ``chords_only``, not chords: a user's tasks give no oracle, so only a chord's callback is judged)."""
     fn = scenario.canvas
     try:
         takes_app = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
@@ -39,9 +40,16 @@ def build_canvases(app: Celery, scenario: Scenario) -> list[Signature]:
     except Exception as e:
         raise ScenarioError(f"the canvas function {name} raised {type(e).__name__}: {e}; it must build (not send) a chord.") from None
     canvases = list(made) if isinstance(made, (list, tuple)) else [made]
+    if not canvases:
+        raise ScenarioError(f"the canvas function {name} returned no canvas; return a canvas, or a list of them, unsent.")
     for c in canvases:
+        if not chords_only and isinstance(c, Signature):
+            continue
+        kind = type(c).__name__.lstrip("_") if isinstance(c, Signature) else type(c).__name__
+        if not isinstance(c, Signature):
+            raise ScenarioError(f"the canvas function {name} returned a {kind}; it must build (not send) a canvas: "
+                                "return the signature, chain, group or chord itself, or a list of them.")
         if not isinstance(c, _chord):
-            kind = type(c).__name__.lstrip("_") if isinstance(c, Signature) else type(c).__name__
             raise ScenarioError(f"the canvas function {name} returned a {kind}; with --app the lab judges chords, so "
                                 "return a chord (header, callback), or a list of them, unsent.")
     return canvases

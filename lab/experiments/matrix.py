@@ -41,7 +41,7 @@ from rich.text import Text
 from lab import records
 from lab.experiments import envs
 from lab.errors import LabError
-from lab.judge import judge, summarize
+from lab.judge import summarize
 from lab.runtime.process.processes import Node, ProcessOwner, install_signal_handlers
 from lab.runtime.process.redis_server import find_redis_server
 from lab.runtime.process.runtime import ProcessRuntime
@@ -461,7 +461,9 @@ def cell_summaries(recs: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Cell
         obs = rec.get("observations")
         if not celery or not isinstance(obs, dict):
             continue
-        verdicts = judge(obs)
+        from lab.fuzz.oracle import judge_observations  # here: a version's environment has no hypothesis
+
+        verdicts = judge_observations(obs)
         outcome = summarize(obs.get("scenario") or {}, verdicts)
         cell = cells.setdefault((rec["scenario"], celery), CellSummary(rec["scenario"], celery))
         cell.expected = rec.get("expected") or cell.expected

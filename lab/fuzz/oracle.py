@@ -53,7 +53,7 @@ from typing import Any
 
 from lab.apps.fuzz_tasks import LARGE_PADDING, flatsum
 from lab.fuzz.strategies import ChainShape, GroupShape, Shape, TaskShape, walk
-from lab.judge import Judge, Verdict
+from lab.judge import Judge, Verdict, judge
 from lab.judge.causes import CATALOGUE
 
 def _celery_version() -> tuple[int, ...]:
@@ -499,3 +499,16 @@ def _short(v: Any, limit: int = 120) -> str:
     if isinstance(v, list) and len(text) > limit:
         text = f"a list of {len(v)} (sum {flatsum(v)})"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def verdicts_of(outcomes: list[ChordOutcome]) -> list[Verdict]:
+    """The oracle's outcomes as the judge's verdicts (the form a run's record and its views hold)."""
+    return [Verdict(o.index, o.chord_id, o.verdict, o.cause, o.summary, list(o.evidence), o.final) for o in outcomes]
+
+
+def judge_observations(obs: dict) -> list[Verdict]:
+    """A verdict for every chord of stored observations, by the judge they were made for: the oracle's for
+    a canvas judged by its oracle (``"oracle": "fuzz"``), the lab's judge for the rest."""
+    if obs.get("oracle") == "fuzz":
+        return verdicts_of(judge_example(obs))
+    return judge(obs)

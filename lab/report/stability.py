@@ -53,11 +53,11 @@ def agreement(records: Iterable[dict[str, Any]], *, rejudge: bool = False) -> li
     current checker instead of reading its stored verdicts.
     """
     if rejudge:
-        from lab.judge import judge
+        from lab.fuzz.oracle import judge_observations
     groups: dict[tuple[str, str], list[Signature]] = defaultdict(list)
     expectations: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
-        verdicts = judge(rec["observations"]) if rejudge else rec.get("verdicts") or []
+        verdicts = judge_observations(rec["observations"]) if rejudge else rec.get("verdicts") or []
         key = _group_key(rec)
         groups[key].append(run_signature(verdicts))
         sc = (rec.get("observations") or {}).get("scenario") or {}

@@ -124,6 +124,24 @@ def _file_gives(path: str, worker: str | None, data: Any) -> bool:
         return False
 
 
+def registering_nothing(read: Any) -> Any:
+    """``read()`` with any task it declares left out of this process's apps.
+
+    A node imports its scenario file for its config; a task module the file imports at its top (say
+    ``lab.apps.fuzz``, for its canvas) would otherwise register its tasks in every worker, and a worker
+    that runs other code (``Worker(tasks=...)``, a stale deploy) would quietly run the current code.
+    Celery registers a ``shared_task`` with each app when the app is finalized (``celery._state``'s
+    finalizers): the ones the read added are dropped.  The node's own task modules are imported first,
+    so they are not read here again and keep theirs."""
+    from celery import _state
+
+    before = set(_state._on_app_finalizers)
+    try:
+        return read()
+    finally:
+        _state._on_app_finalizers.intersection_update(before)
+
+
 def live_config(spec: dict[str, Any]) -> dict[str, Any]:
     """A node's Celery config: imported from its scenario file when it has one, else the spec's data."""
     source = spec.get("config_from")
@@ -140,19 +158,19 @@ def build_app(spec: dict[str, Any], *, main: str = "lab") -> Celery:
     for path in reversed(spec.get("paths") or []):
         if path not in sys.path:
             sys.path.insert(0, path)  # task modules beside a scenario file, for the producer as for a worker
-    config = live_config(spec)
     urls = {"broker_url": spec["broker_url"], "result_backend": spec["result_backend"]}
     if spec.get("app"):
         from celery.app.utils import find_app
 
         app = find_app(spec["app"])
-        app.conf.update({"broker_connection_retry_on_startup": True, **config, **urls})
         app.set_current()
     else:
         app = Celery(main, set_as_current=True)
-        app.conf.update({**LAB_DEFAULTS, **config, **urls})
-    for module in spec["tasks"]:
+    for module in spec["tasks"]:  # the node's own code first: what the scenario file imports must not add to it
         importlib.import_module(module)
+    config = registering_nothing(lambda: live_config(spec))
+    defaults = {"broker_connection_retry_on_startup": True} if spec.get("app") else LAB_DEFAULTS
+    app.conf.update({**defaults, **config, **urls})
     if spec.get("app"):
         app.loader.import_default_modules()  # what `celery -A` imports: the app's `include` and `imports`
     app.finalize(auto=True)

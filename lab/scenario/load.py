@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import keyword
+import os
 import re
 import sys
 from pathlib import Path
@@ -378,12 +379,22 @@ def scenario_paths() -> dict[str, Path]:
     return {p.stem.replace("_", "-"): p for p in sorted(SCENARIOS_DIR.glob("*.py")) if not p.name.startswith("_")}
 
 
+def finding_path(ref: str) -> Path | None:
+    """A saved fuzzing finding's scenario file, by its id (``early-order-168d50``), in ``findings/`` (or
+    ``$LAB_FINDINGS``); None if there is none."""
+    folder = Path(os.environ.get("LAB_FINDINGS") or SCENARIOS_DIR.parent / "findings")
+    path = folder / f"{ref.replace('-', '_')}.py"
+    return path if path.is_file() else None
+
+
 def load(ref: str) -> Scenario:
-    """Load a scenario by name (``split-queues``) or by path to a script."""
+    """Load a scenario by name (``split-queues``), by a finding's id, or by path to a script."""
     path = Path(ref)
     if ref.endswith(".py") or path.exists():
         if not path.is_file():
             raise ScenarioError(f"no scenario file at {ref!r}: give a path to a .py scenario script, or a name from `python -m lab list`.")
+    elif ref not in scenario_paths() and finding_path(ref) is not None:
+        path = finding_path(ref)
     else:
         known = scenario_paths()
         if ref not in known:

@@ -191,6 +191,12 @@ class Scenario:
 URL_SETTINGS = ("result_backend", "broker_url")  # settings a scenario may point elsewhere, with {redis}: the topology fills them
 
 
+def judged_by_oracle(scenario: "Scenario") -> bool:
+    """A canvas scenario of the fuzzer's tasks (``lab.apps.fuzz``): its oracle is computed from the canvas
+    (``lab.experiments.canvas_run``); any other canvas is judged only on whether its callback ran, and how."""
+    return scenario.canvas is not None and not scenario.app and "lab.apps.fuzz" in scenario.tasks
+
+
 def node_config(scenario: "Scenario", worker: str | None) -> dict[str, Any]:
     """The Celery config the scenario gives its producer (``worker=None``) or one of its workers, as live objects.
 

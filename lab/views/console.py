@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any
 
+from rich.markup import escape
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -49,7 +50,7 @@ class ConsoleReporter:
         self.t0 = time.time()
 
     def step(self, msg: str) -> None:
-        self.console.print(f"[dim]{time.time() - self.t0:5.2f}s[/dim] {msg}")
+        self.console.print(f"[dim]{time.time() - self.t0:5.2f}s[/dim] {escape(msg)}")  # a canvas has [brackets]
 
     def progress(self, total: int, started: int, ended: int) -> None:
         text = f"header parts: {ended}/{total} ended, {started - ended} running"
