@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from lab import records
+from rich.markup import escape
 from lab.errors import LabError
 from lab.runtime.process.processes import install_signal_handlers
 from lab.views.console import out
@@ -151,8 +152,12 @@ def fuzz_cmd(topology: str | None, space: str, examples: int | None, budget: str
 @click.option("--runs", type=click.IntRange(1, 100), default=3, show_default=True, help="Replay it this many times.")
 @click.option("--findings-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where findings are saved (default findings/, or $LAB_FINDINGS).")
+@click.option("--chains", type=click.Choice(["as-found", "pipe", "chain-app", "both"]), default="as-found",
+              show_default=True,
+              help="Build its chains as found, as `a | b` (pipe), as `chain(a, b, app=app)`, or both ways in turn: "
+                   "`both` records in the finding which construction path it needs.")
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON object as the last line of stdout.")
-def replay_cmd(finding: str, runs: int, findings_dir: Path | None, as_json: bool) -> None:
+def replay_cmd(finding: str, runs: int, findings_dir: Path | None, chains: str, as_json: bool) -> None:
     """Rerun a shrunk finding exactly (its shape, through a fuzz session) and print its verdict and proof.
 
     FINDING is a finding id (from findings/) or a path to a finding file."""
@@ -168,21 +173,41 @@ def replay_cmd(finding: str, runs: int, findings_dir: Path | None, as_json: bool
     out.print(f"[bold]{fnd['id']}[/bold]: {kind}  ({data['path']})")
     out.print(f"[dim]{scenario.summary()}[/dim]")
     for s in shapes:
-        out.print(f"  {S.describe(s)}")
+        out.print(f"  {escape(S.describe(s))}")
     install_signal_handlers()
     shown = []
 
     def show(result) -> None:
         n = len(shown) + 1
         rows = [o.to_dict() for o in result.outcomes]
-        out.print(f"\n[bold]run {n}/{runs}[/bold] ({result.elapsed_s:.2f} s, {result.settled})")
+        out.print(f"\n[bold]run {n}/{runs * (2 if chains == 'both' else 1)}[/bold] ({result.elapsed_s:.2f} s, {result.settled})")
         out.print(verdict_table(rows))
         print_proof(out, rows)
         shown.append(rows)
 
+    paths = S.CHAIN_PATHS if chains == "both" else (chains,)
+    by_path: dict[str, dict] = {}
     with FuzzSession(scenario, label="replay") as session:
-        replay = replay_example(session, shapes, None, kind, runs, on_run=show)
+        for path in paths:
+            built = shapes if path == "as-found" else [S.with_chains(s, path) for s in shapes]
+            if path != "as-found":
+                out.print(f"\n[bold]chains built as {F.PATH_WORDS[path]}[/bold]: " + escape("; ".join(S.describe(s) for s in built)))
+            by_path[path] = replay_example(session, built, None, kind, runs, on_run=show)
         versions = records.versions(session.topo.redis.version)
+    if chains == "both":
+        construction = F.construction_summary(sorted(set().union(*(S.chain_paths(s) for s in shapes))),
+                                              {p: r["reproduced"] == runs for p, r in by_path.items()})
+        line = F.construction_line(construction) if construction["built"] else "the canvas has no chain"
+        out.print(f"\n[bold]construction[/bold]: {line}")
+        if construction["built"]:
+            F.update(str(data["path"]), {"construction": construction}, findings_dir)
+            out.print(f"[dim]recorded in {data['path']} and {F.fuzz_records_file()}[/dim]")
+    replay = {"runs": sum(r["runs"] for r in by_path.values()),
+              "reproduced": sum(r["reproduced"] for r in by_path.values()),
+              "seen": [k for r in by_path.values() for k in r["seen"]]}
+    replay.update({"rate": replay["reproduced"] / replay["runs"], "flaky": replay["reproduced"] < replay["runs"],
+                   **({"chains": {p: r["reproduced"] for p, r in by_path.items()}} if chains != "as-found" else {})})
+    runs = replay["runs"]
     state = "reproduced every time" if replay["reproduced"] == runs else (
         "did not reproduce" if replay["reproduced"] == 0 else "flaky")
     style = {"reproduced every time": "red", "did not reproduce": "green", "flaky": "yellow"}[state]

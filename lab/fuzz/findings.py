@@ -5,13 +5,14 @@
 A finding is saved twice:
 
 - ``findings/<id>.py`` (or ``$LAB_FINDINGS``): a scenario script that
-  ``lab.scenario.load`` accepts and ``python -m lab run`` runs, with the
-  shrunk shape (``SHAPES``, fuzzer data) and everything else about the finding
-  (``FINDING``: kind, verdict, cause, proof, seed, hypothesis blob, replay rate,
-  versions, known mechanism).  ``lab.Chord`` only expresses flat chords; when
-  the shape is nested, the scenario's chord is a flat projection of it (the
-  file says whether that projection reproduces the finding), and
-  ``python -m lab replay <id>`` runs the exact shape through a fuzz session.
+  ``lab.scenario.load`` accepts and ``python -m lab run`` runs.  Its
+  ``canvas(app)`` builds the shrunk canvas exactly as the fuzzer sent it, with
+  the same calls (``a | b`` or ``chain(a, b, app=app)``, ``group(a, b)`` or
+  ``group([a, b], app=app)``), and ``lab run`` judges it by the oracle computed
+  from that canvas (``lab.experiments.canvas_run``).  Beside it: ``SHAPES``
+  (the fuzzer's data for the same canvas, which ``lab replay`` and the records
+  read) and ``FINDING`` (kind, verdict, cause, proof, seed, hypothesis blob,
+  replay rate, versions, mechanism, and which construction path it needs).
 - a record in ``fuzz.jsonl`` beside the run records (``records/``) in the lab's store
   (``$LAB_RESULTS``), with the raw observations of the shrunk example, so its
   verdict can be judged again.  Each fuzz run and each replay adds a record too.
@@ -37,16 +38,17 @@ import runpy
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from lab import records
 from lab.errors import LabError
 from lab.fuzz import strategies as S
-from lab.fuzz.oracle import FUZZ_CAUSES, final_tasks, judge_example
+from lab.fuzz.oracle import FUZZ_CAUSES, judge_example
 from lab.judge import CAUSES
 from lab.scenario import Chord, Scenario, load_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+EXPECTABLE = ("stuck", "failed", "duplicated", "early", "unrecorded", "completed")  # what a scenario may expect
 
 # The rows of shared/notes/mechanisms.md, by number.
 MECHANISMS = {
@@ -212,21 +214,29 @@ def _topology_key(s: Scenario) -> dict[str, Any]:
     return {k: d[k] for k in ("workers", "broker", "backend", "redis_options", "config", "tasks")}
 
 
-def projection(shape: S.ChordShape) -> S.ChordShape:
-    """A flat chord with the same tasks in its header: what ``lab.Chord`` can express of a nested shape."""
-    if not isinstance(shape, S.ChordShape):  # a bare chain or group: its tasks before its first final task
-        finals = final_tasks(shape)
-        rest = [n for n in S.walk(shape) if isinstance(n, S.TaskShape) and n not in finals] or finals[:1]
-        shape = S.ChordShape(tuple(rest), finals[0])
-    leaves = [n for h in shape.header for n in S.walk(h) if isinstance(n, S.TaskShape)]
-    behaviours = {t.behaviour for t in leaves} - {"raise"}
-    behaviour = behaviours.pop() if len(behaviours) == 1 else "ok"
-    options = leaves[0].options if leaves else S.Options()
-    options = dataclasses.replace(options, eta=None)
-    header = tuple(S.TaskShape(behaviour="raise" if t.behaviour == "raise" else behaviour, value=t.value,
-                               duration=t.duration, options=options) for t in leaves)
-    body = final_tasks(shape)[0]
-    return S.ChordShape(header, S.TaskShape(options=body.options))
+def construction_needed(session, found) -> dict[str, Any] | None:
+    """Which way of building its chains the finding needs: the same canvas sent once more with every chain
+    built the other way (``|`` merges as it goes; ``chain(..., app=app)`` merges nothing).  None: no chain."""
+    from lab.fuzz.search import replay_example
+
+    paths = set().union(*(S.chain_paths(s) for s in found.shapes))
+    if not paths:
+        return None
+    reproduces = {}
+    for path in S.CHAIN_PATHS:
+        if paths == {path}:
+            reproduces[path] = True  # as found
+            continue
+        shapes = [S.with_chains(s, path) for s in found.shapes]
+        reproduces[path] = replay_example(session, shapes, found.config, found.kind, 1)["reproduced"] == 1
+    return construction_summary(sorted(paths), reproduces)
+
+
+def construction_summary(built: list[str], reproduces: dict[str, bool]) -> dict[str, Any]:
+    """``needs``: the one path that reproduces the finding (None: either does, or only the mixed one)."""
+    ok = [p for p, yes in reproduces.items() if yes]
+    needs = ok[0] if len(ok) == 1 else None
+    return {"built": built, "reproduces": reproduces, "needs": needs}
 
 
 def scenario_for(found, name: str, chords: tuple[Chord, ...], expect: str, expect_cause: str | None,
@@ -238,7 +248,7 @@ def scenario_for(found, name: str, chords: tuple[Chord, ...], expect: str, expec
 
 
 def save(found, *, session, space: str, base: str | None, plan: dict[str, Any], directory: Path | None = None,
-         check_projection: bool = True) -> tuple[dict[str, Any], Path]:
+         check_construction: bool = True) -> tuple[dict[str, Any], Path]:
     """Write the finding's scenario file and its record; return (record, path)."""
     directory = directory or findings_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -251,18 +261,11 @@ def save(found, *, session, space: str, base: str | None, plan: dict[str, Any], 
     detail = None if detail == (cause or "") else detail
     mech = classify(verdict, cause, detail, shapes_data,
                     found.config.to_data() if found.config else None, found.scenario.to_dict(), obs)
-    exact = len(found.shapes) == 1 and S.is_flat(found.shapes[0])
-    projected = found.shapes if exact else [projection(s) for s in found.shapes]
-    projection_reproduces = None
-    if not exact and check_projection:
-        from lab.fuzz.search import replay_example
-
-        projection_reproduces = replay_example(session, projected, found.config, found.kind, 1)["reproduced"] == 1
-    chords = tuple(S.to_chord(s) for s in projected)
+    construction = construction_needed(session, found) if check_construction else None
     canvas = S.describe(found.failing_shape)
-    expect = verdict if verdict in ("stuck", "failed", "duplicated", "early", "unrecorded", "completed") else "unknown"
+    expect = verdict if verdict in EXPECTABLE else "unknown"
     description = f"fuzzed: {found.kind} with {canvas}"[:300]
-    scenario = scenario_for(found, fid, chords, expect, cause, mech["id"], description)
+    scenario = scenario_for(found, fid, (Chord(),), expect, cause, mech["id"], description)
     versions = records.versions(session.topo.redis.version if session.topo else None)
     record = {
         "kind": "fuzz-finding", "id": fid, "finding_kind": found.kind, "t": time.time(),
@@ -271,7 +274,7 @@ def save(found, *, session, space: str, base: str | None, plan: dict[str, Any], 
         "canvas": canvas, "shapes": shapes_data, "failing_index": o.index,
         "config": found.config.to_data() if found.config else None,
         "config_changed": {k: _plain(v) for k, v in found.config.changed().items()} if found.config else None,
-        "scenario": scenario.to_dict(), "exact": exact, "projection_reproduces": projection_reproduces,
+        "scenario": scenario.to_dict(), "exact": True, "construction": construction,
         "mechanism": mech, "seed": found.seed, "blob": found.blob, "hypothesis": hypothesis_version(),
         "examples_before": found.examples_before, "found_after_s": round(found.found_after_s, 2),
         "shrink_s": round(found.shrink_s, 2), "flaky_in_hypothesis": found.flaky_in_hypothesis,
@@ -312,38 +315,62 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+PATH_WORDS = {"pipe": "`a | b`", "chain-app": "`chain(a, b, app=app)`"}
+
+
+def construction_line(construction: dict[str, Any] | None) -> str:
+    """The construction path a finding needs, in one sentence (empty: the canvas has no chain)."""
+    if not construction:
+        return ""
+    needs, rep = construction.get("needs"), construction.get("reproduces") or {}
+    if needs:
+        other = next(p for p in rep if p != needs)
+        return (f"it needs its chains built as {PATH_WORDS[needs]}: built as {PATH_WORDS[other]} the same canvas "
+                "does not show it, so the construction path is part of the cause")
+    if rep and all(rep.values()):
+        return "its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`)"
+    return "built uniformly either way it does not reproduce: it needs its chains built as they are, mixed"
+
+
 def scenario_source(scenario: Scenario, record: dict[str, Any]) -> str:
-    """The finding as a scenario script: docstring, FINDING, SHAPES and ``scenario``."""
+    """The finding as a scenario script: docstring, FINDING, SHAPES, ``canvas(app)`` (the canvas exactly as sent)
+    and ``scenario``."""
     rep = record["replay"] or {}
     mech = record["mechanism"]
     known = (f"known mechanism {mech['id']} ({mech['name']}): {mech['why']}" if mech["known"]
              else f"new (not in shared/notes/mechanisms.md): {mech['why']}")
-    how_run = ("`python -m lab run` sends exactly this chord" if record["exact"] else
-               "the shape is nested: `python -m lab run` sends the flat projection below, which "
-               + {True: "reproduces the finding too", False: "does NOT reproduce it",
-                  None: "was not checked"}[record["projection_reproduces"]]
-               + "; `python -m lab replay` sends the exact shape")
+    path_line = construction_line(record.get("construction"))
     doc = f'''"""Fuzzing finding {record['id']}: {record['finding_kind']}.
 
 Shrunk to: {record['canvas']}
 {record['summary']}
 
-{known}.
+{known}.{(chr(10) + "Construction: " + path_line + ".") if path_line else ""}
 Found by `{record['command']}` (seed {record['seed']}), after {record['examples_before']} example(s);
 replayed {rep.get('reproduced')}/{rep.get('runs')} time(s){' (flaky)' if rep.get('flaky') else ''}.
-Replay: `python -m lab replay {record['id']}`; {how_run}.
+Run: `python -m lab run {record['id']}` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export {record['id']} --to DIR` writes it as plain Celery, for an upstream report.
 """'''
-    finding = {k: record[k] for k in ("id", "finding_kind", "verdict", "cause", "detail", "summary", "evidence",
-                                      "expected", "canvas", "failing_index", "config_changed", "exact",
-                                      "projection_reproduces", "mechanism", "seed", "blob", "hypothesis",
-                                      "examples_before", "replay", "space", "base", "versions", "git")}
+    finding = {k: record.get(k) for k in ("id", "finding_kind", "verdict", "cause", "detail", "summary", "evidence",
+                                          "expected", "canvas", "failing_index", "config_changed", "exact",
+                                          "construction", "mechanism", "seed", "blob", "hypothesis",
+                                          "examples_before", "replay", "space", "base", "versions", "git")}
     finding["config"] = record["config"]
-    lines = [doc, "", "from lab import Chord, Scenario, Worker", "",
+    canvases = [S.describe(S.from_data(d)) for d in record["shapes"]]
+    lines = [doc, "",
+             "from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with",
+             "", "from lab import Scenario, Worker", "from lab.apps.fuzz import bind", "",
              "# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).",
              "FINDING = " + pprint.pformat(finding, width=110, sort_dicts=False), "",
-             "# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).",
-             "SHAPES = " + pprint.pformat(record["shapes"], width=110, sort_dicts=False), "",
-             "scenario = " + _scenario_expr(scenario), ""]
+             "# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).",
+             "SHAPES = " + pprint.pformat(record["shapes"], width=110, sort_dicts=False), "", "",
+             "def canvas(app):",
+             '    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""',
+             "    fuzz = bind(app)",
+             "    return [",
+             *[f"        {c}," for c in canvases],
+             "    ]", "", "",
+             "scenario = " + _scenario_expr(scenario, canvas="canvas"), ""]
     return "\n".join(lines)
 
 
@@ -355,18 +382,22 @@ def _default(f: dataclasses.Field) -> Any:
     return dataclasses.MISSING
 
 
-def _scenario_expr(s: Scenario) -> str:
+def _scenario_expr(s: Scenario, *, canvas: str | None = None) -> str:
+    """``Scenario(...)`` as source; with ``canvas``, the name of the canvas function it sends instead of chords."""
     parts = [f"name={s.name!r}", f"description={s.description!r}", f"expect={s.expect!r}"]
     for f in dataclasses.fields(Scenario):
-        if f.name in ("name", "description", "expect", "workers", "chords", "source"):
+        if f.name in ("name", "description", "expect", "workers", "chords", "source", "canvas"):
             continue
         v = getattr(s, f.name)
         if v != _default(f):
             parts.append(f"{f.name}={v!r}")
     workers = ",\n        ".join(_dataclass_expr(w, "Worker") for w in s.workers)
-    chords = ",\n        ".join(_dataclass_expr(c, "Chord") for c in s.chords)
     parts.append(f"workers=(\n        {workers},\n    )")
-    parts.append(f"chords=(\n        {chords},\n    )")
+    if canvas:
+        parts.append(f"canvas={canvas}")
+    else:
+        chords = ",\n        ".join(_dataclass_expr(c, "Chord") for c in s.chords)
+        parts.append(f"chords=(\n        {chords},\n    )")
     return "Scenario(\n    " + ",\n    ".join(parts) + ",\n)"
 
 
@@ -424,6 +455,162 @@ def load(ref: str, directory: Path | None = None) -> dict[str, Any]:
     return {"path": path, "finding": finding, "shapes": shape_objs, "config": config, "scenario": scenario}
 
 
+def latest_records(recs: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Each finding's latest record, with every later ``fuzz-finding-update`` applied, by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in recs if recs is not None else load_records():
+        if r.get("kind") == "fuzz-finding":
+            found[r["id"]] = dict(r)
+        elif r.get("kind") == "fuzz-finding-update" and r.get("id") in found:
+            found[r["id"]].update(r.get("updates") or {})
+    return found
+
+
+def update(ref: str, updates: dict[str, Any], directory: Path | None = None) -> Path:
+    """Change what is known of a saved finding (its construction path, say): a ``fuzz-finding-update`` record
+    and its file written again, in the current form (``canvas(app)``, exactly as sent)."""
+    path = resolve(ref, directory)
+    data = load(str(path))
+    fid = data["finding"]["id"]
+    record = latest_records().get(fid)
+    if record is None:
+        raise FindingError(f"finding {fid} has no record in {fuzz_records_file()}: its file alone cannot be rewritten; "
+                           "set LAB_RESULTS to the store it was found in.")
+    shapes = record["shapes"]
+    canvas = S.describe(S.from_data(shapes[min(record.get("failing_index") or 0, len(shapes) - 1)]))
+    updates = {**updates, "canvas": canvas, "exact": True, "path": _display_path(path)}
+    now = rejudge(record)  # the current checker's reading of the stored observations is what the file expects
+    if now and not now.get("error") and now.get("finding") and now["finding_kind"] != record["finding_kind"]:
+        updates.update({"stored_as": record.get("stored_as") or record["finding_kind"],
+                        **{k: now[k] for k in ("finding_kind", "verdict", "cause", "summary", "evidence", "mechanism")}})
+    record = {**record, **updates}
+    verdict = record["verdict"]
+    scenario = dataclasses.replace(data["scenario"], chords=(Chord(),), canvas=None, source=None,
+                                   description=f"fuzzed: {record['finding_kind']} with {canvas}"[:300],
+                                   expect=verdict if verdict in EXPECTABLE else "unknown",
+                                   expect_cause=record.get("cause") if verdict in ("stuck", "failed") else None,
+                                   mechanism=(record.get("mechanism") or {}).get("id"))
+    text = scenario_source(scenario, record)
+    tmp = path.with_name(f".{path.stem}.new.py")
+    tmp.write_text(text)
+    try:
+        load_file(tmp)  # the file must load as a scenario before it replaces the old one
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    append_record({"kind": "fuzz-finding-update", "id": fid, "t": time.time(), "updates": updates})
+    return path
+
+
+# -- mechanisms: what causes a finding, not the task that triggered it -------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A mechanism several findings share: what it is, how to avoid it, where upstream knows it."""
+
+    title: str
+    meaning: str
+    fix: str
+    upstream: str | None = None  # the upstream issue that reports this mechanism
+    related: str | None = None  # upstream work that touches it without reporting it
+    row: str | None = None  # the catalog row (shared/notes/mechanisms.md) it is a variant of
+
+
+FAILING = ("raise", "reject", "timeout")
+
+FAMILIES = {
+    "keyword-chain": Family(
+        "a chain built with a keyword is not merged",
+        "`chain(a, b, app=app)` (any keyword) skips the merging that `a | b` and `chain(a, b)` do: a group of one is "
+        "not unrolled into its task, `group | task` does not become a chord, a group of groups stays nested. The "
+        "canvas reaches the workers in a shape `|` never builds, and misbehaves there; typed with `|`, the same "
+        "canvas behaves (each finding here was replayed both ways: `lab replay <id> --chains both`).",
+        "build chains with `|` or with `chain(a, b)` and no keyword (bind the tasks to the app instead of passing "
+        "`app=`).",
+        related="celery/celery#9456 made `|` unroll a group of one as `chain(a, b)` already did; the keyword path "
+                "is not covered there"),
+    "trailing-group-after-failure": Family(
+        "a failure before a trailing group in a chain",
+        "A chain in which a task fails (raises, or rejects and is recorded as FAILURE) before a group that ends the "
+        "chain: Celery stores the failure on the failing task, and nothing marks the trailing group's members, so "
+        "they stay PENDING forever, and so does any chord that counts that chain. What fails (a raise, a Reject) "
+        "is incidental; the trailing group after it is the cause (`scenarios/trailing_group_after_failure.py`, "
+        "a bare `part | raise | group(part, part)`).",
+        "end such a chain in a task (a chord with a body instead of a bare group), or check the failing task's "
+        "state instead of waiting on the group.",
+        "Celery #6437 (a failure before a group at the end of a chain is not propagated to it)"),
+    "group-in-chord-header": Family(
+        "a group nested in a chord's header reorders its results",
+        "A chord whose header holds a group (beside tasks, or alone) hands the callback that group's results in "
+        "another order than its members were given (`[1, 0]` for `group(part(0), part(1))`); with the lab's "
+        "distinct values the callback's argument shows it. Nothing fails and nothing is lost, so only a callback "
+        "that relies on positions is wrong.",
+        "flatten the header (list the tasks themselves, not a group of them), or carry a key in each result "
+        "instead of relying on positions."),
+    "nested-chord-failure": Family(
+        "a failing chord nested in a chord's header",
+        "A chord inside another chord's header whose own header fails: the inner callback is marked FAILURE "
+        "without running, and the outer chord never counts it, so the outer callback neither runs nor fails "
+        "(catalog row 10 lists PENDING for nested canvases; row 9 expects a ChordError).",
+        "do not nest chords in a chord's header; chain them, or make the inner header's failure a value.",
+        row="10"),
+}
+
+
+def _has_trailing_group_after_failure(node: dict) -> bool:
+    for n in _walk_data(node):
+        links = n.get("links") or []
+        if n.get("kind") == "chain" and links and links[-1].get("kind") == "group" and any(
+                t.get("kind") == "task" and t.get("behaviour") in FAILING for x in links[:-1] for t in _walk_data(x)):
+            return True
+    return False
+
+
+def family_of(r: dict[str, Any]) -> str | None:
+    """The mechanism a finding record belongs to (a key of ``FAMILIES``), None when no family fits."""
+    shapes = r.get("shapes") or []
+    if (r.get("construction") or {}).get("needs") == "chain-app":
+        return "keyword-chain"
+    if r.get("cause") in ("failure-not-propagated", "rejected-failure-lost") and any(
+            _has_trailing_group_after_failure(s) for s in shapes):
+        return "trailing-group-after-failure"
+    if r.get("finding_kind") == "early/order" and any(
+            n.get("kind") == "group" for s in shapes for h in s.get("header") or [] for n in _walk_data(h)):
+        return "group-in-chord-header"
+    if r.get("cause") == "nested-failure-uncounted":
+        return "nested-chord-failure"
+    return None
+
+
+def family_key(r: dict[str, Any]) -> str:
+    """A family, else the catalog row (``row:3``), else the finding's kind (``kind:unknown/...``)."""
+    fam = family_of(r)
+    if fam:
+        return fam
+    mech = r.get("mechanism") or {}
+    return f"row:{mech['id']}" if mech.get("known") and mech.get("id") else f"kind:{r.get('finding_kind')}"
+
+
+def _family_order(key: str) -> tuple:
+    known_row = key.startswith("row:")
+    return (key.startswith("kind:unknown"), known_row, key.startswith("kind:"), key)
+
+
+def _family_heading(key: str, r: dict[str, Any]) -> str:
+    if key in FAMILIES:
+        fam = FAMILIES[key]
+        if fam.upstream:
+            return f"{fam.title} · known upstream ({fam.upstream.split(' (')[0]})"
+        return fam.title + (f" · a variant of catalog row {fam.row} ({MECHANISMS[fam.row]})" if fam.row else " · **new**")
+    if key.startswith("row:"):
+        mech = r["mechanism"]
+        return f"known mechanism {mech['id']}: {mech['name']}"
+    kind = key.split(":", 1)[1]
+    return f"`{kind}`" + (" · undecided" if kind.startswith("unknown") else " · **new**")
+
+
 # -- the RESULTS.md section --------------------------------------------------------------------------------
 
 
@@ -468,19 +655,19 @@ def _minutes(s: float) -> str:
     return f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
 
 
-def fuzzing_section(records_or_paths: Any = None) -> str:
+def fuzzing_section(records_or_paths: Any = None, runs: list[dict[str, Any]] | None = None,
+                    exported: Callable[[str], list[str]] | None = None) -> str:
     """The "Fuzzing findings" section of RESULTS.md, in markdown.
 
     ``records_or_paths``: None (read ``$LAB_RESULTS/fuzz.jsonl``), or an iterable of fuzz records (dicts
     whose ``kind`` starts with ``fuzz-``; other dicts are skipped) and/or paths to ``fuzz.jsonl`` files or to
-    store folders holding one.
+    store folders holding one.  ``runs``: the run records of ``lab run <finding id>``, counted per finding.
+    ``exported(path)``: a finding file as ``lab export`` writes it (``lab.report.export.reproducer_lines``);
+    without it, or when it fails, the stored topology and shape are printed.
     """
     recs = _gather_records(records_or_paths)
     runs = [r for r in recs if r.get("kind") == "fuzz-run"]
-    found = {}
-    for r in recs:
-        if r.get("kind") == "fuzz-finding":
-            found[r["id"]] = r  # the latest record of a finding wins
+    found = latest_records(recs)  # the latest record of a finding wins, with its later updates
     replays = defaultdict(list)
     for r in recs:
         if r.get("kind") == "fuzz-replay":
@@ -530,61 +717,96 @@ def fuzzing_section(records_or_paths: Any = None) -> str:
     out.append("")
     out.append("_Verdicts count every chord judged, shrinking included; a chord the oracle expected to be stuck "
                "or failed (a Reject, Ignore or raising part) counts under its verdict without being a finding._\n")
-    # one subsection per kind of finding: its smallest reproducer in full, then where else it was found
-    by_kind: dict[str, list[dict]] = defaultdict(list)
+    # one subsection per mechanism (what causes it, not the task that happened to trigger it): its most
+    # reliable, smallest reproducer in full, exported as plain Celery; then every other finding of it
+    by_family: dict[str, list[dict]] = defaultdict(list)
     for fid, r in found.items():
-        by_kind[r["finding_kind"]].append({**r, "id": fid})
+        by_family[family_key({**r, "id": fid})].append({**r, "id": fid})
+    by_scenario: dict[str, list[dict]] = defaultdict(list)
+    for run in runs or []:
+        by_scenario[run.get("scenario")].append(run)
 
     def size(r: dict) -> tuple:
         rep = r.get("replay") or {}
         return (-(rep.get("rate") or 0), sum(1 for sh in r.get("shapes") or [] for n in _walk_data(sh)
                                             if n.get("kind") == "task"), r["id"])
 
-    kinds_in_order = sorted(by_kind, key=lambda k: (not by_kind[k][0]["mechanism"]["known"], k))
-    for kind in kinds_in_order:
-        group = sorted(by_kind[kind], key=size)
+    out.append("_Findings by mechanism. Each finding is a scenario file under `findings/` whose `canvas(app)` builds the shrunk canvas "
+               "exactly as it was sent; `python -m lab run <id>` sends it and judges it by the oracle computed from "
+               "it, and `python -m lab export <id> --to DIR` writes it as plain Celery (the form printed below; "
+               "`tests/test_export.py` runs one per new mechanism in plain Celery). Findings are grouped by what "
+               "causes them: the construction path of a chain is a cause of its own._\n")
+    for key in sorted(by_family, key=_family_order):
+        group = sorted(by_family[key], key=size)
         r = group[0]
         fid = r["id"]
+        out.append(f"### {_family_heading(key, r)}\n")
+        fam = FAMILIES.get(key)
+        if fam:
+            out.append(f"{fam.meaning}\n")
+            out.append(f"_Fix:_ {fam.fix}\n")
+            if fam.upstream:
+                out.append(f"_Upstream:_ {fam.upstream}.\n")
+            if fam.related:
+                out.append(f"_Related upstream:_ {fam.related}.\n")
         mech = r["mechanism"]
-        label = (f"known mechanism {mech['id']} ({mech['name']})" if mech["known"] else "**new**")
-        out.append(f"### `{kind}` · {label}\n")
-        out.append(f"{r['summary']}\n")
-        if r.get("_note"):
-            out.append(f"_Note:_ {r['_note']}.\n")
-        if mech.get("why"):
+        if mech.get("why") and not fam:
             out.append(f"_Why this row:_ {mech['why']}.\n")
         causes = {**CAUSES, **FUZZ_CAUSES}
-        if r.get("cause") in causes:
-            out.append(f"_Cause:_ {causes[r['cause']]}.\n")
+        kinds = Counter(x["finding_kind"] for x in group)
+        meanings = sorted({f"`{x['cause']}`: {causes[x['cause']]}" for x in group if x.get("cause") in causes})
+        out.append(f"_Findings:_ {len(group)} ({', '.join(f'`{k}` ×{n}' for k, n in sorted(kinds.items()))})"
+                   + (f"; {'; '.join(meanings)}" if meanings else "") + ".\n")
+        if r.get("_note"):
+            out.append(f"_Note:_ {r['_note']}.\n")
         rep = r.get("replay") or {}
-        later = replays.get(fid, [])
+        later = [x for x in replays.get(fid, []) if not (x.get("replay") or {}).get("chains")]  # paths: below
         rate = f"{rep.get('reproduced')}/{rep.get('runs')}" if rep else "not replayed"
         if later:
             rate += "; later replays " + ", ".join(f"{x['replay']['reproduced']}/{x['replay']['runs']}" for x in later)
         flaky = " **flaky**" if rep.get("flaky") or any(x["replay"].get("flaky") for x in later) else ""
-        out.append(f"**Minimal reproducer** `{fid}` (space `{r['space']}`, topology `{r.get('base') or 'drawn'}`; "
-                   f"found after {r['examples_before']} example(s), shrunk in {r['shrink_s']:.0f} s; replayed {rate}{flaky}):\n")
-        out.append("```python\n" + "\n".join(_reproducer_lines(r)) + "\n```\n")
+        ran = by_scenario.get(fid) or []
+        lab_runs = (f"; `lab run` matched {sum(1 for x in ran if (x.get('outcome') or {}).get('status') == 'matched')}"
+                    f"/{len(ran)}") if ran else ""
+        out.append(f"**Minimal reproducer** `{fid}`: {r['summary']} (space `{r['space']}`, topology "
+                   f"`{r.get('base') or 'drawn'}`; found after {r['examples_before']} example(s), shrunk in "
+                   f"{r['shrink_s']:.0f} s; replayed {rate}{flaky}{lab_runs}). Exported (`python -m lab export {fid}`):\n")
+        out.append("```python\n" + "\n".join(_exported(r, exported)) + "\n```\n")
+        if construction_line(r.get("construction")):
+            out.append(f"_Construction:_ {construction_line(r.get('construction'))}.\n")
         if r.get("evidence"):
             out.append("```text\n" + "\n".join(r["evidence"][:10]) + "\n```\n")
         v = r.get("versions") or {}
         out.append(f"Versions: celery {v.get('celery')}, kombu {v.get('kombu')}, redis-py {v.get('redis-py')}, "
                    f"redis-server {v.get('redis-server')}, hypothesis {r.get('hypothesis')}. "
-                   f"Replay: `python -m lab replay {fid}`; scenario file `{r.get('path')}` "
-                   + ("(exact)" if r.get("exact") else
-                      f"(a flat projection, which {'reproduces it too' if r.get('projection_reproduces') else 'does not reproduce it'})")
+                   f"Rerun: `python -m lab run {fid}`; in a fuzz session: `python -m lab replay {fid}`; "
+                   f"scenario file `{r.get('path')}`"
                    + (f"; hypothesis blob `{r['blob']}`" if r.get("blob") else "") + ".\n")
         if len(group) > 1:
-            out.append(f"Also found {len(group) - 1} more time(s), each shrunk and saved: " + "; ".join(
-                f"`{x['id']}` ({x['space']} on `{x.get('base') or 'drawn'}`, replayed "
-                f"{(x.get('replay') or {}).get('reproduced')}/{(x.get('replay') or {}).get('runs')}: {x['canvas']})"
-                for x in group[1:]) + ".\n")
+            out.append(f"Also {len(group) - 1} more, each shrunk and saved: " + "; ".join(
+                f"`{x['id']}` (`{x['finding_kind']}`, {x['space']} on `{x.get('base') or 'drawn'}`, replayed "
+                f"{(x.get('replay') or {}).get('reproduced')}/{(x.get('replay') or {}).get('runs')}"
+                + (f", `lab run` matched {sum(1 for y in by_scenario[x['id']] if (y.get('outcome') or {}).get('status') == 'matched')}/{len(by_scenario[x['id']])}"
+                   if by_scenario.get(x["id"]) else "")
+                + f": `{x['canvas']}`)" for x in group[1:]) + ".\n")
     clean = [k for k, rs in groups.items() if not any(r.get("findings") for r in rs)]
     if clean:
         out.append("**No finding** in: " + "; ".join(
             f"`{s}` on `{b}` ({sum(r['stats']['examples'] for r in groups[(s, b)])} examples, "
             f"{_minutes(sum(r['stats']['elapsed_s'] for r in groups[(s, b)]))})" for s, b in sorted(clean)) + ".\n")
     return "\n".join(out) + "\n"
+
+
+def _exported(r: dict[str, Any], exported: Callable[[str], list[str]] | None) -> list[str]:
+    """The finding as ``lab export`` writes it (its workers' command lines, its canvas as sent); the stored
+    topology and shape when its file is gone or cannot be exported."""
+    path = r.get("path")
+    if exported is not None and path and (PROJECT_ROOT / path).is_file():
+        try:
+            return exported(str(PROJECT_ROOT / path))
+        except LabError as e:
+            return [f"# not exportable as plain Celery: {e}"] + _reproducer_lines(r)
+    return _reproducer_lines(r)
 
 
 def _reproducer_lines(r: dict[str, Any]) -> list[str]:

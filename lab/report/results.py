@@ -20,7 +20,8 @@ from typing import Any
 
 from lab import records
 from lab.errors import LabError
-from lab.judge import CAUSES, judge, summarize
+from lab.fuzz.oracle import judge_observations
+from lab.judge import CAUSES, summarize
 from lab.scenario import scenario_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def catalog_claim(name: str) -> str:
 
 
 def rejudge(rec: dict[str, Any]) -> tuple[list, dict[str, Any]]:
-    verdicts = judge(rec["observations"])
+    verdicts = judge_observations(rec["observations"])
     return verdicts, summarize(rec["observations"].get("scenario") or {}, verdicts)
 
 
@@ -77,6 +78,15 @@ def _config_snippet(sc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _finding_ids() -> set[str]:
+    """The ids of the fuzzer's saved findings: their `lab run` records belong to the fuzzing section."""
+    try:
+        from lab.fuzz.findings import latest_records
+    except ImportError:
+        return set()
+    return set(latest_records())
+
+
 def pinned_celery() -> str | None:
     """The Celery version this checkout pins; RESULTS.md's main tables are about it."""
     return records.versions().get("celery")
@@ -84,6 +94,9 @@ def pinned_celery() -> str | None:
 
 def build(recs: list[dict[str, Any]]) -> str:
     pinned = pinned_celery()
+    finding_ids = _finding_ids()
+    finding_runs = [r for r in recs if r.get("scenario") in finding_ids]  # `lab run <finding>`: the fuzzing section's
+    recs = [r for r in recs if r.get("scenario") not in finding_ids]
     all_recs = recs
     recs = [r for r in recs if (r.get("versions") or {}).get("celery") == pinned] or recs
     by_scenario: dict[str, list[tuple[dict, list, dict]]] = defaultdict(list)
@@ -156,11 +169,12 @@ def build(recs: list[dict[str, Any]]) -> str:
             else:
                 out.append(f"**Fix:** `{fix}` (no stored runs yet).\n")
         out.append(f"Replay: `{rec['replay']}`\n")
-    out += extra_sections(recs, all_recs)
+    out += extra_sections(recs, all_recs, finding_runs)
     return "\n".join(out) + "\n"
 
 
-def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]]) -> list[str]:
+def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
+                   finding_runs: list[dict[str, Any]] | None = None) -> list[str]:
     """The sections other parts of the lab own: stability, versions, doctor, fuzzing."""
     out: list[str] = []
     try:
@@ -186,7 +200,9 @@ def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]]) -
     try:
         from lab.fuzz.findings import fuzzing_section
 
-        section = fuzzing_section()
+        from lab.report.export import reproducer_lines
+
+        section = fuzzing_section(runs=finding_runs, exported=reproducer_lines)
         if section:
             out += [section, ""]
     except ImportError:
