@@ -42,6 +42,7 @@ COMMANDS = {
     "matrix": "lab.cli.matrix:matrix_cmd",
     "attach": "lab.cli.attach:attach_cmd",
     "compose": "lab.cli.compose:compose_cmd",
+    "export": "lab.cli.export:export_cmd",
 }
 
 
