@@ -153,7 +153,7 @@ def parse_worker(app, argv: str, apps: dict[str, Any] | None = None) -> WorkerDe
     if ref:
         cache = apps if apps is not None else {}
         if ref not in cache:
-            cache[ref] = load_app(ref)
+            cache[ref] = load_app(ref, given_as=f"the -A of --worker {argv!r}")
         own = cache[ref]
     wapp = own if own is not None else app
     try:

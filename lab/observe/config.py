@@ -20,8 +20,9 @@ class AuditError(LabError):
     """Bad input to audit or doctor: one sentence naming it and the fix."""
 
 
-def load_app(ref: str):
-    """The user's Celery app from ``module:attribute`` (as ``celery -A``), with its tasks imported."""
+def load_app(ref: str, *, given_as: str = "--app"):
+    """The user's Celery app from ``module:attribute`` (as ``celery -A``), with its tasks imported; ``given_as``
+    names where the user gave it, for the sentence when it cannot be imported."""
     from celery import Celery
     from celery.app.utils import find_app
 
@@ -30,7 +31,7 @@ def load_app(ref: str):
     try:
         app = find_app(ref)
     except (ImportError, AttributeError) as e:
-        raise AuditError(f"cannot import the app {ref!r} ({type(e).__name__}: {e}); give --app as for `celery -A`, "
+        raise AuditError(f"cannot import the app {ref!r} ({type(e).__name__}: {e}); give {given_as} as for `celery -A`, "
                          "e.g. myproject.worker:app, from the directory a worker starts in.") from None
     except Exception as e:  # the user's module raised while importing
         raise AuditError(f"importing the app {ref!r} raised {type(e).__name__}: {e}; fix that module, or set what it "
