@@ -45,6 +45,49 @@ def fmt(s: dict[str, float], unit: str = "s", digits: int = 2) -> str:
     return f"{s['median']:.{digits}f} {unit} (n={s['n']}, range {spread})"
 
 
+def _timed(argv: list[str], timeout: float) -> tuple[float, float, int]:
+    """One whole-process run: (wall s, user+sys CPU s of it and its children, exit code)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.005)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, proc.returncode
+
+
+def paired(a: list[str], b: list[str], *, n: int = 7, warmup: int = 1, timeout: float = 600,
+           label_a: str = "A", label_b: str = "B") -> dict[str, Any]:
+    """Run ``a`` and ``b`` in turn, A B A B ..., after ``warmup`` unrecorded pairs; print and return each
+    one's wall and CPU medians and the A/B ratio taken pair by pair (robust to the machine drifting)."""
+    rows: dict[str, list[float]] = {"a_wall": [], "b_wall": [], "a_cpu": [], "b_cpu": [], "ratio": []}
+    codes: set[int] = set()
+    for i in range(warmup + n):
+        wa, ca, ra = _timed(a, timeout)
+        wb, cb, rb = _timed(b, timeout)
+        codes |= {ra, rb}
+        if i < warmup:
+            continue
+        rows["a_wall"].append(wa)
+        rows["b_wall"].append(wb)
+        rows["a_cpu"].append(ca)
+        rows["b_cpu"].append(cb)
+        rows["ratio"].append(wa / wb)
+    out = {k: stats(v) for k, v in rows.items()}
+    print(f"  wall: {label_a} {fmt(out['a_wall'])}; {label_b} {fmt(out['b_wall'])}; "
+          f"{label_a}/{label_b} pair by pair {fmt(out['ratio'], unit='')}")
+    print(f"  cpu (user+sys, children included): {label_a} {fmt(out['a_cpu'])}; {label_b} {fmt(out['b_cpu'])}"
+          + (f"; exit codes seen {sorted(codes)}" if codes - {0} else ""), flush=True)
+    return out
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"

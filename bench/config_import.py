@@ -3,7 +3,7 @@
     python bench/config_import.py --baseline /path/to/older/checkout [--scenario split-queues] [-n 7]
 
 Issue 13 made workers import the scenario file for their Celery config (so a regex route or a router
-function reaches them as an object), where before they read it from a JSON spec.  ``farm-bench`` runs
+function reaches them as an object), where before they read it from a JSON spec.  ``bench.common.paired`` runs
 ``python -m lab run SCENARIO`` from this tree (A) and from the baseline tree (B) in turn, A B A B ...,
 each into its own throwaway store; then the records' own boot times (spawn to the last worker's
 "ready.") are compared, median against median.  A second pair times ``lab run --app`` on
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lab import records  # noqa: E402
+from bench.common import paired  # noqa: E402
 
 
 def run_cmd(tree: Path, store: Path, args: list[str], cwd: Path | None = None) -> str:
@@ -48,7 +48,7 @@ def main() -> int:
     a = run_cmd(ROOT, a_store, [args.scenario])
     b = run_cmd(args.baseline.resolve(), b_store, [args.scenario])
     print(f"## lab run {args.scenario} (A: this tree, config by import; B: {args.baseline}, config as JSON)", flush=True)
-    subprocess.run(["farm-bench", "-n", str(args.n), "--timeout", "600", "--vs", b, "--", *shlex.split(a)], check=False)
+    paired(shlex.split(a), shlex.split(b), n=args.n)
     ba, bb = boots(a_store), boots(b_store)
     if ba and bb:
         print(f"boot (spawn to every worker ready), median of {len(ba)}/{len(bb)}: A {statistics.median(ba):.2f} s, "
@@ -59,7 +59,7 @@ def main() -> int:
                                    "--canvas", "myproject.jobs:build_test_run", "--stand-ins"], cwd=origin)
     scen = run_cmd(ROOT, s_store, ["route-glob-mismatch"])
     print("\n## lab run --app examples/origin_app (A) against route-glob-mismatch, the same topology as a scenario (B)", flush=True)
-    subprocess.run(["farm-bench", "-n", str(args.n), "--timeout", "600", "--vs", scen, "--", *shlex.split(user)], check=False)
+    paired(shlex.split(user), shlex.split(scen), n=args.n)
     bu, bs = boots(u_store), boots(s_store)
     if bu and bs:
         print(f"boot, median: --app {statistics.median(bu):.2f} s, scenario {statistics.median(bs):.2f} s")

@@ -3,7 +3,7 @@
     python bench/doctor_vs.py --baseline /path/to/older/checkout [--scenario route-glob-mismatch] [-n 9]
 
 One scenario is brought up and left up (``lab.experiments.live.keep_up``, as the agreement experiment
-does); then ``farm-bench`` runs ``python -m lab doctor --app lab.worker_app:app --chord <id> --json``
+does); then ``bench.common.paired`` runs ``python -m lab doctor --app lab.worker_app:app --chord <id> --json``
 from this tree (A) and from the baseline tree (B) in turn, A B A B ..., by callback id and by group id.
 Both doctors read the same broker, backend and workers, so the ratio A/B is what one doctor's reading
 costs against the other's.  Nothing is recorded; the deployment is torn down at the end.
@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import paired  # noqa: E402
 from lab.experiments.live import keep_up  # noqa: E402
 from lab.scenario import load  # noqa: E402
 
@@ -46,7 +46,7 @@ def main() -> int:
             a = doctor_cmd(ROOT, spec, flag, ident)
             b = doctor_cmd(args.baseline.resolve(), spec, flag, ident)
             print(f"\n## doctor {flag} (A: this tree, B: {args.baseline})", flush=True)
-            subprocess.run(["farm-bench", "-n", str(args.n), "--timeout", "600", "--vs", b, "--", *shlex.split(a)], check=False)
+            paired(shlex.split(a), shlex.split(b), n=args.n)
     return 0
 
 
