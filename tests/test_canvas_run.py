@@ -172,3 +172,13 @@ def test_replay_both_ways_records_the_construction_path_the_finding_needs(tmp_pa
     assert r.returncode == 2, r.stdout[-3000:] + r.stderr  # reproduced one way of two: "flaky" across paths
     assert json.loads(r.stdout.strip().splitlines()[-1])["replay"]["chains"] == {"pipe": 0, "chain-app": 1}
     assert "needs its chains built as `chain(a, b, app=app)`" in (folder / "early_wrong_values_4cda17.py").read_text()
+
+
+def test_the_fuzzing_section_counts_lab_runs_of_each_finding_and_prints_its_exported_form():
+    recs = F.load_records(ROOT / "results" / "fuzz.jsonl")
+    runs = [{"scenario": "early-order-168d50", "outcome": {"status": "matched"}},
+            {"scenario": "early-order-168d50", "outcome": {"status": "mismatched"}}]
+    text = F.fuzzing_section(recs, finding_runs=runs, exported=lambda path: ["EXPORTED " + Path(path).stem])
+    assert "`lab run` matched 1/2" in text
+    assert "EXPORTED early_order_168d50" in text
+    assert "a failure before a trailing group in a chain · known upstream (Celery #6437)" in text

@@ -196,7 +196,9 @@ def replay_cmd(finding: str, runs: int, findings_dir: Path | None, chains: str, 
         versions = records.versions(session.topo.redis.version)
     if chains == "both":
         construction = F.construction_summary(sorted(set().union(*(S.chain_paths(s) for s in shapes))),
-                                              {p: r["reproduced"] == runs for p, r in by_path.items()})
+                                              {p: r["reproduced"] == runs for p, r in by_path.items()},
+                                              flaky=bool((fnd.get("replay") or {}).get("flaky"))
+                                              or any(0 < r["reproduced"] < runs for r in by_path.values()))
         line = F.construction_line(construction) if construction["built"] else "the canvas has no chain"
         out.print(f"\n[bold]construction[/bold]: {line}")
         if construction["built"]:

@@ -229,14 +229,15 @@ def construction_needed(session, found) -> dict[str, Any] | None:
             continue
         shapes = [S.with_chains(s, path) for s in found.shapes]
         reproduces[path] = replay_example(session, shapes, found.config, found.kind, 1)["reproduced"] == 1
-    return construction_summary(sorted(paths), reproduces)
+    return construction_summary(sorted(paths), reproduces, flaky=bool((found.replay or {}).get("flaky")))
 
 
-def construction_summary(built: list[str], reproduces: dict[str, bool]) -> dict[str, Any]:
-    """``needs``: the one path that reproduces the finding (None: either does, or only the mixed one)."""
+def construction_summary(built: list[str], reproduces: dict[str, bool], *, flaky: bool = False) -> dict[str, Any]:
+    """``needs``: the one path that reproduces the finding (None: either does, or only the mixed one, or the
+    finding is flaky, so one path's miss says nothing)."""
     ok = [p for p, yes in reproduces.items() if yes]
-    needs = ok[0] if len(ok) == 1 else None
-    return {"built": built, "reproduces": reproduces, "needs": needs}
+    needs = ok[0] if len(ok) == 1 and not flaky else None
+    return {"built": built, "reproduces": reproduces, "needs": needs, **({"flaky": True} if flaky else {})}
 
 
 def scenario_for(found, name: str, chords: tuple[Chord, ...], expect: str, expect_cause: str | None,
@@ -323,6 +324,10 @@ def construction_line(construction: dict[str, Any] | None) -> str:
     if not construction:
         return ""
     needs, rep = construction.get("needs"), construction.get("reproduces") or {}
+    if construction.get("flaky"):
+        return ("the finding is flaky, so which construction path it needs is not decided "
+                f"(reproduced on every replay built as `a | b`: {'yes' if rep.get('pipe') else 'no'}; as "
+                f"`chain(a, b, app=app)`: {'yes' if rep.get('chain-app') else 'no'})")
     if needs:
         other = next(p for p in rep if p != needs)
         return (f"it needs its chains built as {PATH_WORDS[needs]}: built as {PATH_WORDS[other]} the same canvas "
@@ -655,13 +660,13 @@ def _minutes(s: float) -> str:
     return f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
 
 
-def fuzzing_section(records_or_paths: Any = None, runs: list[dict[str, Any]] | None = None,
+def fuzzing_section(records_or_paths: Any = None, finding_runs: list[dict[str, Any]] | None = None,
                     exported: Callable[[str], list[str]] | None = None) -> str:
     """The "Fuzzing findings" section of RESULTS.md, in markdown.
 
     ``records_or_paths``: None (read ``$LAB_RESULTS/fuzz.jsonl``), or an iterable of fuzz records (dicts
     whose ``kind`` starts with ``fuzz-``; other dicts are skipped) and/or paths to ``fuzz.jsonl`` files or to
-    store folders holding one.  ``runs``: the run records of ``lab run <finding id>``, counted per finding.
+    store folders holding one.  ``finding_runs``: the run records of ``lab run <finding id>``, counted per finding.
     ``exported(path)``: a finding file as ``lab export`` writes it (``lab.report.export.reproducer_lines``);
     without it, or when it fails, the stored topology and shape are printed.
     """
@@ -723,7 +728,7 @@ def fuzzing_section(records_or_paths: Any = None, runs: list[dict[str, Any]] | N
     for fid, r in found.items():
         by_family[family_key({**r, "id": fid})].append({**r, "id": fid})
     by_scenario: dict[str, list[dict]] = defaultdict(list)
-    for run in runs or []:
+    for run in finding_runs or []:
         by_scenario[run.get("scenario")].append(run)
 
     def size(r: dict) -> tuple:

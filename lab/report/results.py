@@ -58,7 +58,8 @@ def _versions_key(v: dict[str, Any]) -> str:
     return f"celery {v.get('celery')}, kombu {v.get('kombu')}, redis-py {v.get('redis-py')}, redis-server {v.get('redis-server')}"
 
 
-def _config_snippet(sc: dict[str, Any]) -> str:
+def _config_snippet(sc: dict[str, Any], canvas: list[str] | None = None) -> str:
+    """The scenario as Celery: config, worker lines, and the chords (or the canvas, exactly as it was sent)."""
     lines = []
     cfg = sc.get("config") or {}
     if cfg:
@@ -67,7 +68,9 @@ def _config_snippet(sc: dict[str, Any]) -> str:
         q = f" -Q {','.join(w['queues'])}" if w.get("queues") else ""
         code = "" if not w.get("tasks") else f"  # code: {', '.join(w['tasks'])}"
         lines.append(f"celery -A proj worker -n {w['name']}@%h -c {w['concurrency']}{q}{code}")
-    for c in sc.get("chords") or []:
+    if canvas:  # a canvas scenario: its canvas as sent (`fuzz = lab.apps.fuzz.bind(app)`)
+        lines += [f"({text}).apply_async()" if " | " in text else f"{text}.apply_async()" for text in canvas]
+    for c in [] if canvas else sc.get("chords") or []:
         opts = f".set(**{c['callback_options']!r})" if c.get("callback_options") else ""
         args = ", ".join(repr(a) for a in c.get("callback_args") or [])
         lines.append(f"chord([{c['header_task']}.s(i) for i in range({c['header']})])({c['callback']}.s({args}){opts})")
@@ -158,7 +161,7 @@ def build(recs: list[dict[str, Any]]) -> str:
                 out.append(f"_Mechanism:_ {CAUSES[interesting.cause]}.\n")
             if interesting.evidence:
                 out.append("```text\n" + "\n".join(interesting.evidence) + "\n```\n")
-        out.append("**Minimal configuration:**\n\n```python\n" + _config_snippet(sc) + "\n```\n")
+        out.append("**Minimal configuration:**\n\n```python\n" + _config_snippet(sc, rec["observations"].get("canvas")) + "\n```\n")
         fix = sc.get("fix")
         if fix:
             fixed = by_scenario.get(fix, [])
@@ -202,7 +205,7 @@ def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
 
         from lab.report.export import reproducer_lines
 
-        section = fuzzing_section(runs=finding_runs, exported=reproducer_lines)
+        section = fuzzing_section(finding_runs=finding_runs, exported=reproducer_lines)
         if section:
             out += [section, ""]
     except ImportError:
