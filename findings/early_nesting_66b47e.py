@@ -1,15 +1,20 @@
 """Fuzzing finding early-nesting-66b47e: early/nesting.
 
-Shrunk to: chord([chain(fuzz.part.s(), group(group(fuzz.part.s())))], fuzz.total.s())
+Shrunk to: chord([chain(fuzz.part.s(value=0), group([group([fuzz.part.s(value=0)], app=app)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 the callback ran with [[0]] instead of [0] (nesting)
 
 new (not in shared/notes/mechanisms.md): the callback gets the right results nested differently; the catalog has no such row (closest: 10, nested canvas miscount).
+Construction: it needs its chains built as `chain(a, b, app=app)`: built as `a | b` the same canvas does not show it, so the construction path is part of the cause.
 Found by `python -m lab fuzz healthy --budget 12m --seed 101 --json` (seed 108), after 1334 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay early-nesting-66b47e`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run early-nesting-66b47e` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export early-nesting-66b47e --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'early-nesting-66b47e',
@@ -24,11 +29,14 @@ FINDING = {'id': 'early-nesting-66b47e',
               'backend: callback meta SUCCESS',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([chain(fuzz.part.s(), group(group(fuzz.part.s())))], fuzz.total.s())',
+ 'canvas': 'chord([chain(fuzz.part.s(value=0), group([group([fuzz.part.s(value=0)], app=app)], app=app), '
+           'app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'],
+                  'reproduces': {'pipe': False, 'chain-app': True},
+                  'needs': 'chain-app'},
  'mechanism': {'id': None,
                'name': None,
                'known': False,
@@ -54,7 +62,7 @@ FINDING = {'id': 'early-nesting-66b47e',
  'git': 'c37f8d52589c-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chain',
               'links': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
@@ -63,16 +71,23 @@ SHAPES = [{'kind': 'chord',
                                       'members': [{'kind': 'task', 'behaviour': 'ok', 'value': 0}]}]}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chain(fuzz.part.s(value=0), group([group([fuzz.part.s(value=0)], app=app)], app=app), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='early-nesting-66b47e',
-    description='fuzzed: early/nesting with chord([chain(fuzz.part.s(), group(group(fuzz.part.s())))], fuzz.total.s())',
+    description='fuzzed: early/nesting with chord([chain(fuzz.part.s(value=0), group([group([fuzz.part.s(value=0)], app=app)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
     expect='early',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
     workers=(
         Worker('w1', queues=('execution', 'reports'), concurrency=2),
     ),
-    chords=(
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

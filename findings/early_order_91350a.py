@@ -1,15 +1,19 @@
 """Fuzzing finding early-order-91350a: early/order.
 
-Shrunk to: chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.total.s())
+Shrunk to: chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.total.s(value=0), app=app)
 the callback ran with [1, 0] instead of [0, 1] (order)
 
 new (not in shared/notes/mechanisms.md): the callback gets the right results in the wrong order; the catalog has no such row (closest: 10, nested canvas miscount).
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 813), after 449 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay early-order-91350a`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run early-order-91350a` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export early-order-91350a --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'early-order-91350a',
@@ -24,11 +28,12 @@ FINDING = {'id': 'early-order-91350a',
               'backend: callback meta SUCCESS',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.total.s())',
+ 'canvas': 'chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': {},
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': None,
                'name': None,
                'known': False,
@@ -66,22 +71,29 @@ FINDING = {'id': 'early-order-91350a',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'group',
               'members': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
                           {'kind': 'task', 'behaviour': 'ok', 'value': 1}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='early-order-91350a',
-    description='fuzzed: early/order with chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.total.s())',
+    description='fuzzed: early/order with chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.total.s(value=0), app=app)',
     expect='early',
     tasks=('lab.apps.fuzz',),
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

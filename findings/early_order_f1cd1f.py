@@ -1,15 +1,19 @@
 """Fuzzing finding early-order-f1cd1f: early/order.
 
-Shrunk to: chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.raise.s())
+Shrunk to: chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.raise_.s(value=0), app=app)
 the callback ran with [1, 0] instead of [0, 1] (order)
 
 new (not in shared/notes/mechanisms.md): the callback gets the right results in the wrong order; the catalog has no such row (closest: 10, nested canvas miscount).
 Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 512), after 743 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay early-order-f1cd1f`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run early-order-f1cd1f` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export early-order-f1cd1f --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'early-order-f1cd1f',
@@ -28,11 +32,12 @@ FINDING = {'id': 'early-order-f1cd1f',
               'judge: the callback is failed as well (callback-raised)',
               'oracle: the callback itself fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.raise.s())',
+ 'canvas': 'chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.raise_.s(value=0), '
+           'app=app)',
  'failing_index': 2,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': None,
                'name': None,
                'known': False,
@@ -58,7 +63,7 @@ FINDING = {'id': 'early-order-f1cd1f',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
  {'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
  {'kind': 'chord',
@@ -67,9 +72,20 @@ SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 
                           {'kind': 'task', 'behaviour': 'ok', 'value': 1}]}],
   'body': {'kind': 'task', 'behaviour': 'raise', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+        chord([], fuzz.total.s(value=0), app=app),
+        chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.raise_.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='early-order-f1cd1f',
-    description='fuzzed: early/order with chord([group(fuzz.part.s(), fuzz.part.s(value=1))], fuzz.raise.s())',
+    description='fuzzed: early/order with chord([group([fuzz.part.s(value=0), fuzz.part.s(value=1)], app=app)], fuzz.raise_.s(value=0), app=app)',
     expect='early',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -77,9 +93,5 @@ scenario = Scenario(
         Worker('current', queues=('execution', 'reports')),
         Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding failed-apply-raised-fa52fb: failed/apply-raised.
 
-Shrunk to: chord([], chain(group(fuzz.part.s(), fuzz.part.s(), chord([], fuzz.total.s())), fuzz.total.s()))
+Shrunk to: chord([], chain(group([fuzz.part.s(value=0), fuzz.part.s(value=0), chord([], fuzz.total.s(value=0), app=app)], app=app), fuzz.total.s(value=0), app=app), app=app)
 apply_async raised AttributeError: 'list' object has no attribute 'options' in the producer; the chord was never sent
 
 new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Construction: it needs its chains built as `chain(a, b, app=app)`: built as `a | b` the same canvas does not show it, so the construction path is part of the cause.
 Found by `python -m lab fuzz healthy --budget 6m --seed 909 --json` (seed 910), after 125 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay failed-apply-raised-fa52fb`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run failed-apply-raised-fa52fb` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export failed-apply-raised-fa52fb --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'failed-apply-raised-fa52fb',
@@ -27,11 +32,14 @@ FINDING = {'id': 'failed-apply-raised-fa52fb',
               "traceback: AttributeError: 'list' object has no attribute 'options'",
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([], chain(group(fuzz.part.s(), fuzz.part.s(), chord([], fuzz.total.s())), fuzz.total.s()))',
+ 'canvas': 'chord([], chain(group([fuzz.part.s(value=0), fuzz.part.s(value=0), chord([], '
+           'fuzz.total.s(value=0), app=app)], app=app), fuzz.total.s(value=0), app=app), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'],
+                  'reproduces': {'pipe': False, 'chain-app': True},
+                  'needs': 'chain-app'},
  'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
  'seed': 910,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2RwZGR0ZGV0ZIBAIEJlMzMgcRmQmACoswWl')",
@@ -53,7 +61,7 @@ FINDING = {'id': 'failed-apply-raised-fa52fb',
  'git': '05b9259787ff',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [],
   'body': {'kind': 'chain',
@@ -65,9 +73,18 @@ SHAPES = [{'kind': 'chord',
                                    'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]},
                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], chain(group([fuzz.part.s(value=0), fuzz.part.s(value=0), chord([], fuzz.total.s(value=0), app=app)], app=app), fuzz.total.s(value=0), app=app), app=app),
+    ]
+
+
 scenario = Scenario(
     name='failed-apply-raised-fa52fb',
-    description='fuzzed: failed/apply-raised with chord([], chain(group(fuzz.part.s(), fuzz.part.s(), chord([], fuzz.total.s())), fuzz.total.s()))',
+    description='fuzzed: failed/apply-raised with chord([], chain(group([fuzz.part.s(value=0), fuzz.part.s(value=0), chord([], fuzz.total.s(value=0), app=app)], app=app), fuzz.total.s(value=0), app=app), app=app)',
     expect='failed',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -75,7 +92,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution', 'reports'), concurrency=2),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding failed-callback-unregistered-72b1be: failed/callback-unregistered.
 
-Shrunk to: chord([], fuzz.total.s())
+Shrunk to: chord([], fuzz.total.s(value=0), app=app)
 the callback's state is FAILURE: NotRegistered: fuzz.total
 
 known mechanism 6 (stale or mixed workers): a worker without the callback task took its message.
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 810), after 145 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay failed-callback-unregistered-72b1be`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run failed-callback-unregistered-72b1be` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export failed-callback-unregistered-72b1be --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'failed-callback-unregistered-72b1be',
@@ -26,11 +30,11 @@ FINDING = {'id': 'failed-callback-unregistered-72b1be',
               "workers (inspect registered): w1-g131 lacks 'fuzz.total'",
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([], fuzz.total.s())',
+ 'canvas': 'chord([], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': {'workers': [{'queues': None, 'concurrency': 1, 'pool': 'prefork', 'code': 'stale'}]},
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '6',
                'name': 'stale or mixed workers',
                'known': True,
@@ -69,12 +73,21 @@ FINDING = {'id': 'failed-callback-unregistered-72b1be',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+    ]
+
 
 scenario = Scenario(
     name='failed-callback-unregistered-72b1be',
-    description='fuzzed: failed/callback-unregistered with chord([], fuzz.total.s())',
+    description='fuzzed: failed/callback-unregistered with chord([], fuzz.total.s(value=0), app=app)',
     expect='failed',
     tasks=('lab.apps.fuzz',),
     expect_cause='callback-unregistered',
@@ -82,7 +95,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', tasks=('lab.apps.fuzz_stale',)),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

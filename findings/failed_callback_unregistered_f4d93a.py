@@ -1,15 +1,19 @@
 """Fuzzing finding failed-callback-unregistered-f4d93a: failed/callback-unregistered.
 
-Shrunk to: chord([fuzz.part.s()], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)
 the callback's state is FAILURE: NotRegistered: fuzz.total
 
 known mechanism 6 (stale or mixed workers): a worker without the callback task took its message.
 Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 505), after 2 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay failed-callback-unregistered-f4d93a`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run failed-callback-unregistered-f4d93a` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export failed-callback-unregistered-f4d93a --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'failed-callback-unregistered-f4d93a',
@@ -26,11 +30,11 @@ FINDING = {'id': 'failed-callback-unregistered-f4d93a',
               "workers (inspect registered): stale lacks 'fuzz.total'",
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([fuzz.part.s()], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '6',
                'name': 'stale or mixed workers',
                'known': True,
@@ -57,14 +61,23 @@ FINDING = {'id': 'failed-callback-unregistered-f4d93a',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='failed-callback-unregistered-f4d93a',
-    description='fuzzed: failed/callback-unregistered with chord([fuzz.part.s()], fuzz.total.s())',
+    description='fuzzed: failed/callback-unregistered with chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)',
     expect='failed',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -74,7 +87,5 @@ scenario = Scenario(
         Worker('current', queues=('execution', 'reports')),
         Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

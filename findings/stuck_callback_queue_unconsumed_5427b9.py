@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-callback-queue-unconsumed-5427b9: stuck/callback-queue-unconsumed.
 
-Shrunk to: chord([], fuzz.total.s())
+Shrunk to: chord([], fuzz.total.s(value=0), app=app)
 callback total is in queue 'execution', which no worker consumes (worker consumes celery)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the callback is routed to a queue no worker consumes.
 Found by `python -m lab fuzz route-glob-mismatch --budget 2m --seed 606 --json` (seed 606), after 1 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-callback-queue-unconsumed-5427b9`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run stuck-callback-queue-unconsumed-5427b9` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-callback-queue-unconsumed-5427b9 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-callback-queue-unconsumed-5427b9',
@@ -29,11 +33,11 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-5427b9',
               'reads PENDING',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([], fuzz.total.s())',
+ 'canvas': 'chord([], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -60,12 +64,21 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-5427b9',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+    ]
+
 
 scenario = Scenario(
     name='stuck-callback-queue-unconsumed-5427b9',
-    description='fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s())',
+    description='fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'execution'}, 'lab.apps.origin.tasks.execution.*': {'queue': 'execution'}, 'lab.apps.origin.tasks.metrics.*': {'queue': 'metrics'}}, 'task_track_started': True, 'result_expires': 3600},
     tasks=('lab.apps.origin.tasks', 'lab.apps.origin.tasks.execution.results', 'lab.apps.fuzz'),
@@ -74,7 +87,5 @@ scenario = Scenario(
     workers=(
         Worker('worker', concurrency=4),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-callback-queue-unconsumed-5830cf: stuck/callback-queue-unconsumed.
 
-Shrunk to: chord([], fuzz.total.s())
+Shrunk to: chord([], fuzz.total.s(value=0), app=app)
 callback total is in queue 'celery', which no worker consumes (w1-g24 consumes execution)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the callback is routed to a queue no worker consumes.
 Found by `python -m lab fuzz --space configs --budget 15m --seed 202 --json` (seed 203), after 14 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-callback-queue-unconsumed-5830cf`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run stuck-callback-queue-unconsumed-5830cf` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-callback-queue-unconsumed-5830cf --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-callback-queue-unconsumed-5830cf',
@@ -28,14 +32,14 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-5830cf',
               'reads PENDING',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([], fuzz.total.s())',
+ 'canvas': 'chord([], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
- 'config_changed': {'workers': [{'queues': ('execution',),
+ 'config_changed': {'workers': [{'queues': ['execution'],
                                  'concurrency': 1,
                                  'pool': 'prefork',
                                  'code': 'current'}]},
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -74,12 +78,21 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-5830cf',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+    ]
+
 
 scenario = Scenario(
     name='stuck-callback-queue-unconsumed-5830cf',
-    description='fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s())',
+    description='fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     tasks=('lab.apps.fuzz',),
     expect_cause='callback-queue-unconsumed',
@@ -87,7 +100,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution',)),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

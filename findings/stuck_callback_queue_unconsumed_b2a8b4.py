@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-callback-queue-unconsumed-b2a8b4: stuck/callback-queue-unconsumed.
 
-Shrunk to: chord([], fuzz.total.s())
+Shrunk to: chord([], fuzz.total.s(value=0), app=app)
 callback total is in queue 'reports', which no worker consumes (w1 consumes execution)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the callback is routed to a queue no worker consumes.
 Found by `python -m lab fuzz split-queues --budget 90s --seed 303 --json` (seed 303), after 1 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-callback-queue-unconsumed-b2a8b4`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run stuck-callback-queue-unconsumed-b2a8b4` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-callback-queue-unconsumed-b2a8b4 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-callback-queue-unconsumed-b2a8b4',
@@ -29,11 +33,11 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-b2a8b4',
               'reads PENDING',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([], fuzz.total.s())',
+ 'canvas': 'chord([], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -60,12 +64,21 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-b2a8b4',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
+
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+    ]
+
 
 scenario = Scenario(
     name='stuck-callback-queue-unconsumed-b2a8b4',
-    description='fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s())',
+    description='fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -74,7 +87,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution',), concurrency=2),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-callback-queue-unconsumed-be9a03: stuck/callback-queue-unconsumed.
 
-Shrunk to: chord([], fuzz.total.s().set(queue='execution'))
+Shrunk to: chord([], fuzz.total.s(value=0).set(queue='execution'), app=app)
 callback total is in queue 'execution', which no worker consumes (w1-g37 consumes celery)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the callback is routed to a queue no worker consumes.
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 808), after 11 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-callback-queue-unconsumed-be9a03`; the shape is nested: `python -m lab run` sends the flat projection below, which reproduces the finding too; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-callback-queue-unconsumed-be9a03` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-callback-queue-unconsumed-be9a03 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-callback-queue-unconsumed-be9a03',
@@ -28,11 +32,11 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-be9a03',
               'reads PENDING',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': "chord([], fuzz.total.s().set(queue='execution'))",
+ 'canvas': "chord([], fuzz.total.s(value=0).set(queue='execution'), app=app)",
  'failing_index': 1,
  'config_changed': {},
- 'exact': False,
- 'projection_reproduces': True,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -71,15 +75,25 @@ FINDING = {'id': 'stuck-callback-queue-unconsumed-be9a03',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
  {'kind': 'chord',
   'header': [],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0, 'options': {'queue': 'execution'}}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+        chord([], fuzz.total.s(value=0).set(queue='execution'), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-callback-queue-unconsumed-be9a03',
-    description="fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s().set(queue='execution'))",
+    description="fuzzed: stuck/callback-queue-unconsumed with chord([], fuzz.total.s(value=0).set(queue='execution'), app=app)",
     expect='stuck',
     tasks=('lab.apps.fuzz',),
     expect_cause='callback-queue-unconsumed',
@@ -87,8 +101,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total', callback_options={'queue': 'execution'}),
-    ),
+    canvas=canvas,
 )

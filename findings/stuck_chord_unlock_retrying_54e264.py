@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-chord-unlock-retrying-54e264: stuck/chord-unlock-retrying.
 
-Shrunk to: chord([fuzz.part.s()], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)
 celery.chord_unlock has run 3 times and retries forever: 1 of 1 header parts ended SUCCESS but stored no result
 
 known mechanism 3 (header ignores results): a part ignores its result.
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 809), after 93 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-chord-unlock-retrying-54e264`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run stuck-chord-unlock-retrying-54e264` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-chord-unlock-retrying-54e264 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-chord-unlock-retrying-54e264',
@@ -31,11 +35,11 @@ FINDING = {'id': 'stuck-chord-unlock-retrying-54e264',
               'reads PENDING',
               'oracle: the callback ignores its result, so it runs and reads PENDING; allows unrecorded'],
  'expected': ['unrecorded'],
- 'canvas': 'chord([fuzz.part.s()], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': {'task_ignore_result': True, 'backend': 'database'},
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '3',
                'name': 'header ignores results',
                'known': True,
@@ -74,14 +78,23 @@ FINDING = {'id': 'stuck-chord-unlock-retrying-54e264',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-chord-unlock-retrying-54e264',
-    description='fuzzed: stuck/chord-unlock-retrying with chord([fuzz.part.s()], fuzz.total.s())',
+    description='fuzzed: stuck/chord-unlock-retrying with chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     backend='database',
     config={'task_ignore_result': True},
@@ -91,7 +104,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-failure-not-propagated-73b928: stuck/failure-not-propagated.
 
-Shrunk to: chord([fuzz.part.s(), chain(fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0), chain(fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 an upstream task of the callback never ran: task fuzz.raise 5c70a71c-40d3-4eca-b980-e3ee28ed15e6 failed and its failure was stored, but it never reached the callback, which neither ran nor failed
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz healthy --budget 12m --seed 101 --json` (seed 105), after 687 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-failure-not-propagated-73b928`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-failure-not-propagated-73b928` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-failure-not-propagated-73b928 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-failure-not-propagated-73b928',
@@ -28,12 +33,12 @@ FINDING = {'id': 'stuck-failure-not-propagated-73b928',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([fuzz.part.s(), chain(fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], '
-           'fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0), chain(fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), '
+           'fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -61,7 +66,7 @@ FINDING = {'id': 'stuck-failure-not-propagated-73b928',
  'git': 'f0e4931c24c8-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
              {'kind': 'chain',
@@ -71,9 +76,18 @@ SHAPES = [{'kind': 'chord',
                                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0), chain(fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-failure-not-propagated-73b928',
-    description='fuzzed: stuck/failure-not-propagated with chord([fuzz.part.s(), chain(fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())',
+    description='fuzzed: stuck/failure-not-propagated with chord([fuzz.part.s(value=0), chain(fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -82,7 +96,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution', 'reports'), concurrency=2),
     ),
-    chords=(
-        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(1,)),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-failure-not-propagated-8aa160: stuck/failure-not-propagated.
 
-Shrunk to: chord([chain(fuzz.part.s(), fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())
+Shrunk to: chord([chain(fuzz.part.s(value=0), fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 upstream of the callback: task fuzz.raise 3c187156-604f-4623-9784-3e2d2ccd373b failed and its failure was stored, but it never reached the callback, which neither ran nor failed
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz route-glob-mismatch --budget 2m --seed 606 --json` (seed 611), after 409 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-failure-not-propagated-8aa160`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-failure-not-propagated-8aa160` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-failure-not-propagated-8aa160 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-failure-not-propagated-8aa160',
@@ -27,12 +32,12 @@ FINDING = {'id': 'stuck-failure-not-propagated-8aa160',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([chain(fuzz.part.s(), fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], '
-           'fuzz.total.s())',
+ 'canvas': 'chord([chain(fuzz.part.s(value=0), fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), '
+           'fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -60,7 +65,7 @@ FINDING = {'id': 'stuck-failure-not-propagated-8aa160',
  'git': 'b445789fd544',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chain',
               'links': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
@@ -70,9 +75,18 @@ SHAPES = [{'kind': 'chord',
                                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chain(fuzz.part.s(value=0), fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-failure-not-propagated-8aa160',
-    description='fuzzed: stuck/failure-not-propagated with chord([chain(fuzz.part.s(), fuzz.raise.s(), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())',
+    description='fuzzed: stuck/failure-not-propagated with chord([chain(fuzz.part.s(value=0), fuzz.raise_.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'execution'}, 'lab.apps.origin.tasks.execution.*': {'queue': 'execution'}, 'lab.apps.origin.tasks.metrics.*': {'queue': 'metrics'}}, 'task_track_started': True, 'result_expires': 3600},
     tasks=('lab.apps.origin.tasks', 'lab.apps.origin.tasks.execution.results', 'lab.apps.fuzz'),
@@ -81,7 +95,5 @@ scenario = Scenario(
     workers=(
         Worker('worker', concurrency=4),
     ),
-    chords=(
-        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(1,)),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-failure-unrecorded-4053f2: stuck/failure-unrecorded.
 
-Shrunk to: chord([], chain(fuzz.raise.s().set(ignore_result=True), fuzz.total.s()))
+Shrunk to: chord([], chain(fuzz.raise_.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), app=app)
 upstream of the callback: task fuzz.raise 79431edf-04e4-4573-9753-6436aeccf89a failed, but stored no result (it ignores its results), so the failure never reached the tasks after it
 
 known mechanism 3 (header ignores results): a variant: a task that ignores its results fails, so its failure is never stored for the tasks after it.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 814), after 471 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-failure-unrecorded-4053f2`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-failure-unrecorded-4053f2` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-failure-unrecorded-4053f2 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-failure-unrecorded-4053f2',
@@ -26,11 +31,12 @@ FINDING = {'id': 'stuck-failure-unrecorded-4053f2',
               'backend: no .s, no .j; evicted_keys = 0',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([], chain(fuzz.raise.s().set(ignore_result=True), fuzz.total.s()))',
+ 'canvas': 'chord([], chain(fuzz.raise_.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': {},
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': '3',
                'name': 'header ignores results',
                'known': True,
@@ -68,16 +74,25 @@ FINDING = {'id': 'stuck-failure-unrecorded-4053f2',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [],
   'body': {'kind': 'chain',
            'links': [{'kind': 'task', 'behaviour': 'raise', 'value': 0, 'options': {'ignore_result': True}},
                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], chain(fuzz.raise_.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-failure-unrecorded-4053f2',
-    description='fuzzed: stuck/failure-unrecorded with chord([], chain(fuzz.raise.s().set(ignore_result=True), fuzz.total.s()))',
+    description='fuzzed: stuck/failure-unrecorded with chord([], chain(fuzz.raise_.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), app=app)',
     expect='stuck',
     tasks=('lab.apps.fuzz',),
     expect_cause='failure-unrecorded',
@@ -85,7 +100,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-header-part-missing-5b7f27: stuck/header-part-missing.
 
-Shrunk to: chord([fuzz.part.s(), fuzz.part.s(), chain(chord([], fuzz.total.s()), fuzz.part.s())], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(chord([], fuzz.total.s(value=0), app=app), fuzz.part.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part ca770401-4eaf-4708-b3f3-b03eb41f7def never ran and its message is in no queue
 
 new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 508), after 90 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-header-part-missing-5b7f27`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-header-part-missing-5b7f27` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-header-part-missing-5b7f27 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-header-part-missing-5b7f27',
@@ -22,12 +27,12 @@ FINDING = {'id': 'stuck-header-part-missing-5b7f27',
               'broker: no queue and no unacked entry holds it',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([fuzz.part.s(), fuzz.part.s(), chain(chord([], fuzz.total.s()), fuzz.part.s())], '
-           'fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(chord([], fuzz.total.s(value=0), '
+           'app=app), fuzz.part.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
  'seed': 508,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIEJlszA6MjPgkGVAlmAAAPXQBuk=')",
@@ -49,7 +54,7 @@ FINDING = {'id': 'stuck-header-part-missing-5b7f27',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
              {'kind': 'task', 'behaviour': 'ok', 'value': 0},
@@ -60,9 +65,18 @@ SHAPES = [{'kind': 'chord',
                         {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(chord([], fuzz.total.s(value=0), app=app), fuzz.part.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-header-part-missing-5b7f27',
-    description='fuzzed: stuck/header-part-missing with chord([fuzz.part.s(), fuzz.part.s(), chain(chord([], fuzz.total.s()), fuzz.part.s())], fuzz.total.s())',
+    description='fuzzed: stuck/header-part-missing with chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(chord([], fuzz.total.s(value=0), app=app), fuzz.part.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -71,7 +85,5 @@ scenario = Scenario(
         Worker('current', queues=('execution', 'reports')),
         Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
     ),
-    chords=(
-        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

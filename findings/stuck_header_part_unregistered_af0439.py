@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-header-part-unregistered-af0439: stuck/header-part-unregistered.
 
-Shrunk to: chord([chord([], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 worker stale does not have header task 'fuzz.*' and discarded part 5ab4632b-cb9c-4ee8-9b00-13a4de4bf860
 
 known mechanism 6 (stale or mixed workers): a worker without the header task took a part.
 Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 506), after 11 example(s);
 replayed 0/3 time(s) (flaky).
-Replay: `python -m lab replay stuck-header-part-unregistered-af0439`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-header-part-unregistered-af0439` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-header-part-unregistered-af0439 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-header-part-unregistered-af0439',
@@ -25,11 +29,11 @@ FINDING = {'id': 'stuck-header-part-unregistered-af0439',
               "unregistered task of type 'fuzz.total'.",
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([chord([], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '6',
                'name': 'stale or mixed workers',
                'known': True,
@@ -56,14 +60,23 @@ FINDING = {'id': 'stuck-header-part-unregistered-af0439',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-header-part-unregistered-af0439',
-    description='fuzzed: stuck/header-part-unregistered with chord([chord([], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/header-part-unregistered with chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -73,7 +86,5 @@ scenario = Scenario(
         Worker('current', queues=('execution', 'reports')),
         Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

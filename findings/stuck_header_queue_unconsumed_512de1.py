@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-header-queue-unconsumed-512de1: stuck/header-queue-unconsumed.
 
-Shrunk to: chord([chord([], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 1 header part(s) wait in queue 'reports', which no worker consumes (w1 consumes execution)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the same mechanism on the header side: a part is routed to a queue no worker consumes.
 Found by `python -m lab fuzz split-queues --budget 90s --seed 303 --json` (seed 304), after 8 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-header-queue-unconsumed-512de1`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-header-queue-unconsumed-512de1` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-header-queue-unconsumed-512de1 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-header-queue-unconsumed-512de1',
@@ -23,11 +27,11 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-512de1',
               'workers (inspect active_queues): w1 consumes execution',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([chord([], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -55,14 +59,23 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-512de1',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-header-queue-unconsumed-512de1',
-    description='fuzzed: stuck/header-queue-unconsumed with chord([chord([], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/header-queue-unconsumed with chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -71,7 +84,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution',), concurrency=2),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

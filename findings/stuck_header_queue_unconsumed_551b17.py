@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-header-queue-unconsumed-551b17: stuck/header-queue-unconsumed.
 
-Shrunk to: chord([chord([], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 1 header part(s) wait in queue 'execution', which no worker consumes (worker consumes celery)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the same mechanism on the header side: a part is routed to a queue no worker consumes.
 Found by `python -m lab fuzz route-glob-mismatch --budget 2m --seed 606 --json` (seed 607), after 9 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-header-queue-unconsumed-551b17`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-header-queue-unconsumed-551b17` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-header-queue-unconsumed-551b17 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-header-queue-unconsumed-551b17',
@@ -23,11 +27,11 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-551b17',
               'workers (inspect active_queues): worker consumes celery',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([chord([], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -55,14 +59,23 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-551b17',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-header-queue-unconsumed-551b17',
-    description='fuzzed: stuck/header-queue-unconsumed with chord([chord([], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/header-queue-unconsumed with chord([chord([], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'execution'}, 'lab.apps.origin.tasks.execution.*': {'queue': 'execution'}, 'lab.apps.origin.tasks.metrics.*': {'queue': 'metrics'}}, 'task_track_started': True, 'result_expires': 3600},
     tasks=('lab.apps.origin.tasks', 'lab.apps.origin.tasks.execution.results', 'lab.apps.fuzz'),
@@ -71,7 +84,5 @@ scenario = Scenario(
     workers=(
         Worker('worker', concurrency=4),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

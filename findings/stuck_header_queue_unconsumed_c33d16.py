@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-header-queue-unconsumed-c33d16: stuck/header-queue-unconsumed.
 
-Shrunk to: chord([fuzz.part.s().set(queue='execution')], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0).set(queue='execution')], fuzz.total.s(value=0), app=app)
 1 header part(s) wait in queue 'execution', which no worker consumes (w1-g205 consumes celery)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the same mechanism on the header side: a part is routed to a queue no worker consumes.
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 812), after 270 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-header-queue-unconsumed-c33d16`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run stuck-header-queue-unconsumed-c33d16` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-header-queue-unconsumed-c33d16 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-header-queue-unconsumed-c33d16',
@@ -23,11 +27,11 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-c33d16',
               'workers (inspect active_queues): w1-g205 consumes celery',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': "chord([fuzz.part.s().set(queue='execution')], fuzz.total.s())",
+ 'canvas': "chord([fuzz.part.s(value=0).set(queue='execution')], fuzz.total.s(value=0), app=app)",
  'failing_index': 0,
  'config_changed': {},
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -67,14 +71,23 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-c33d16',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0, 'options': {'queue': 'execution'}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0).set(queue='execution')], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-header-queue-unconsumed-c33d16',
-    description="fuzzed: stuck/header-queue-unconsumed with chord([fuzz.part.s().set(queue='execution')], fuzz.total.s())",
+    description="fuzzed: stuck/header-queue-unconsumed with chord([fuzz.part.s(value=0).set(queue='execution')], fuzz.total.s(value=0), app=app)",
     expect='stuck',
     tasks=('lab.apps.fuzz',),
     expect_cause='header-queue-unconsumed',
@@ -82,7 +95,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total', part_options={'queue': 'execution'}),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-header-queue-unconsumed-e61172: stuck/header-queue-unconsumed.
 
-Shrunk to: chord([fuzz.part.s()], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)
 1 header part(s) wait in queue 'execution', which no worker consumes (w1-g73 consumes celery)
 
 known mechanism 1 (callback queue unconsumed (split queues)): the same mechanism on the header side: a part is routed to a queue no worker consumes.
 Found by `python -m lab fuzz --space configs --budget 15m --seed 202 --json` (seed 204), after 48 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-header-queue-unconsumed-e61172`; `python -m lab run` sends exactly this chord.
+Run: `python -m lab run stuck-header-queue-unconsumed-e61172` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-header-queue-unconsumed-e61172 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-header-queue-unconsumed-e61172',
@@ -23,11 +27,11 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-e61172',
               'workers (inspect active_queues): w1-g73 consumes celery',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([fuzz.part.s()], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': {'header_queue': 'execution'},
  'exact': True,
- 'projection_reproduces': None,
+ 'construction': None,
  'mechanism': {'id': '1',
                'name': 'callback queue unconsumed (split queues)',
                'known': True,
@@ -67,14 +71,23 @@ FINDING = {'id': 'stuck-header-queue-unconsumed-e61172',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-header-queue-unconsumed-e61172',
-    description='fuzzed: stuck/header-queue-unconsumed with chord([fuzz.part.s()], fuzz.total.s())',
+    description='fuzzed: stuck/header-queue-unconsumed with chord([fuzz.part.s(value=0)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.*': {'queue': 'execution'}}},
     tasks=('lab.apps.fuzz',),
@@ -83,7 +96,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=1, duration=(0.0,), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-join-hang-18ae75: stuck/join-hang.
 
-Shrunk to: chord([fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 the chord's count is complete but part d3b81ab8-733e-4f2e-889f-b742a8f1b38e never finished: the worker that returned it is blocked in the chord's join, 12 s on, although result_chord_join_timeout is 3.0 s
 
 new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz split-queues --budget 90s --seed 303 --json` (seed 307), after 265 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-join-hang-18ae75`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-join-hang-18ae75` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-join-hang-18ae75 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-join-hang-18ae75',
@@ -34,12 +39,13 @@ FINDING = {'id': 'stuck-join-hang-18ae75',
               'reads PENDING',
               'oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), '
-           'fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), '
+           'fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
  'seed': 307,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIGJ0ZEHlMjEicaAsIIMRwmRgQFLMAAAUggcs')",
@@ -61,7 +67,7 @@ FINDING = {'id': 'stuck-join-hang-18ae75',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
              {'kind': 'chain',
@@ -74,9 +80,18 @@ SHAPES = [{'kind': 'chord',
                                       'options': {'ignore_result': True}}]}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-join-hang-18ae75',
-    description='fuzzed: stuck/join-hang with chord([fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())',
+    description='fuzzed: stuck/join-hang with chord([fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -84,7 +99,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution',), concurrency=2),
     ),
-    chords=(
-        Chord(header=4, duration=(0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-nested-failure-uncounted-068724: stuck/nested-failure-uncounted.
 
-Shrunk to: chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part 47c39b4e-638f-49f5-9144-27eef87a7670 never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
 Found by `python -m lab fuzz healthy --budget 6m --seed 909 --json` (seed 911), after 283 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-nested-failure-uncounted-068724`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-nested-failure-uncounted-068724` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-nested-failure-uncounted-068724 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-nested-failure-uncounted-068724',
@@ -27,11 +31,12 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-068724',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -59,16 +64,25 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-068724',
  'git': '05b9259787ff',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chord',
               'header': [{'kind': 'task', 'behaviour': 'raise', 'value': 0}],
               'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-nested-failure-uncounted-068724',
-    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -77,7 +91,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution', 'reports'), concurrency=2),
     ),
-    chords=(
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(0,)),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-nested-failure-uncounted-3528ea: stuck/nested-failure-uncounted.
 
-Shrunk to: chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part 7bdca6a1-ec34-4cd7-a1ad-4c0fc4cf696a never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
 Found by `python -m lab fuzz short-result-expiry --budget 3m --seed 404 --json` (seed 405), after 71 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-nested-failure-uncounted-3528ea`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-nested-failure-uncounted-3528ea` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-nested-failure-uncounted-3528ea --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-nested-failure-uncounted-3528ea',
@@ -27,11 +31,12 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-3528ea',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -59,16 +64,25 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-3528ea',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chord',
               'header': [{'kind': 'task', 'behaviour': 'raise', 'value': 0}],
               'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-nested-failure-uncounted-3528ea',
-    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'result_expires': 1, 'result_chord_expires': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -77,7 +91,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', concurrency=3),
     ),
-    chords=(
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(0,)),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-nested-failure-uncounted-41d06d: stuck/nested-failure-uncounted.
 
-Shrunk to: chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part 46493397-64fd-4d50-883c-bacbf5194698 never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
 Found by `python -m lab fuzz --space configs --budget 15m --seed 202 --json` (seed 205), after 135 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-nested-failure-uncounted-41d06d`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-nested-failure-uncounted-41d06d` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-nested-failure-uncounted-41d06d --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-nested-failure-uncounted-41d06d',
@@ -27,11 +31,12 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-41d06d',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 1,
  'config_changed': {},
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -71,7 +76,7 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-41d06d',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
  {'kind': 'chord',
   'header': [{'kind': 'chord',
@@ -79,9 +84,19 @@ SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 
               'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+        chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-nested-failure-uncounted-41d06d',
-    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     tasks=('lab.apps.fuzz',),
     expect_cause='nested-failure-uncounted',
@@ -89,8 +104,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(0,)),
-    ),
+    canvas=canvas,
 )

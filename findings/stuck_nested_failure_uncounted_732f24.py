@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-nested-failure-uncounted-732f24: stuck/nested-failure-uncounted.
 
-Shrunk to: chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part d67d2d08-9ef5-44be-a60c-5a9c2c540025 never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
 Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 510), after 235 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-nested-failure-uncounted-732f24`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-nested-failure-uncounted-732f24` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-nested-failure-uncounted-732f24 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-nested-failure-uncounted-732f24',
@@ -27,11 +31,12 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-732f24',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -59,16 +64,25 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-732f24',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'chord',
               'header': [{'kind': 'task', 'behaviour': 'raise', 'value': 0}],
               'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-nested-failure-uncounted-732f24',
-    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/nested-failure-uncounted with chord([chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -78,7 +92,5 @@ scenario = Scenario(
         Worker('current', queues=('execution', 'reports')),
         Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),
     ),
-    chords=(
-        Chord(header=2, duration=(0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(0,)),
-    ),
+    canvas=canvas,
 )

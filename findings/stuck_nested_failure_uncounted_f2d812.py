@@ -1,15 +1,19 @@
 """Fuzzing finding stuck-nested-failure-uncounted-f2d812: stuck/nested-failure-uncounted.
 
-Shrunk to: chord([fuzz.part.s(), chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0), chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part 7a25fca7-2cc4-4d11-b3f4-735a76f3d3ad never ran: it is a nested chord's callback, marked FAILURE when that chord failed, and this chord never counted it
 
 known mechanism 10 (nested canvas miscount): a failure inside a nested canvas never reaches the outer callback, which stays PENDING (row 9 expects a FAILURE instead; row 10 lists PENDING for nested canvases).
 Found by `python -m lab fuzz split-queues --budget 90s --seed 303 --json` (seed 305), after 78 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-nested-failure-uncounted-f2d812`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-nested-failure-uncounted-f2d812` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-nested-failure-uncounted-f2d812 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-nested-failure-uncounted-f2d812',
@@ -27,11 +31,12 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-f2d812',
               'broker: no queue and no unacked entry holds it',
               'oracle: a raise task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([fuzz.part.s(), chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0), chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], '
+           'fuzz.total.s(value=0), app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': None,
  'mechanism': {'id': '10',
                'name': 'nested canvas miscount',
                'known': True,
@@ -59,7 +64,7 @@ FINDING = {'id': 'stuck-nested-failure-uncounted-f2d812',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
              {'kind': 'chord',
@@ -67,9 +72,18 @@ SHAPES = [{'kind': 'chord',
               'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0), chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-nested-failure-uncounted-f2d812',
-    description='fuzzed: stuck/nested-failure-uncounted with chord([fuzz.part.s(), chord([fuzz.raise.s()], fuzz.total.s())], fuzz.total.s())',
+    description='fuzzed: stuck/nested-failure-uncounted with chord([fuzz.part.s(value=0), chord([fuzz.raise_.s(value=0)], fuzz.total.s(value=0), app=app)], fuzz.total.s(value=0), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -78,7 +92,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution',), concurrency=2),
     ),
-    chords=(
-        Chord(duration=(0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total', raising_parts=(1,)),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-part-return-missing-717f56: stuck/part-return-missing.
 
-Shrunk to: chord([], chain(fuzz.reject.s().set(ignore_result=True), fuzz.total.s()))
+Shrunk to: chord([], chain(fuzz.reject.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), app=app)
 upstream of the callback: task fuzz.reject 2ac7786e-b600-45ba-a22c-5f7acde42b3b ended REJECTED and stored no state, so nothing that waits on it runs
 
 known mechanism 14 (Reject / Ignore in a header): a part raises Reject or Ignore, so no part return is recorded.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz route-glob-mismatch --budget 2m --seed 606 --json` (seed 610), after 248 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-part-return-missing-717f56`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-part-return-missing-717f56` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-part-return-missing-717f56 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-part-return-missing-717f56',
@@ -25,11 +30,12 @@ FINDING = {'id': 'stuck-part-return-missing-717f56',
               'backend: no .s, no .j; evicted_keys = 0',
               'oracle: a reject task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([], chain(fuzz.reject.s().set(ignore_result=True), fuzz.total.s()))',
+ 'canvas': 'chord([], chain(fuzz.reject.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': '14',
                'name': 'Reject / Ignore in a header',
                'known': True,
@@ -54,16 +60,25 @@ FINDING = {'id': 'stuck-part-return-missing-717f56',
  'git': 'b445789fd544',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [],
   'body': {'kind': 'chain',
            'links': [{'kind': 'task', 'behaviour': 'reject', 'value': 0, 'options': {'ignore_result': True}},
                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], chain(fuzz.reject.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-part-return-missing-717f56',
-    description='fuzzed: stuck/part-return-missing with chord([], chain(fuzz.reject.s().set(ignore_result=True), fuzz.total.s()))',
+    description='fuzzed: stuck/part-return-missing with chord([], chain(fuzz.reject.s(value=0).set(ignore_result=True), fuzz.total.s(value=0), app=app), app=app)',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'execution'}, 'lab.apps.origin.tasks.execution.*': {'queue': 'execution'}, 'lab.apps.origin.tasks.metrics.*': {'queue': 'metrics'}}, 'task_track_started': True, 'result_expires': 3600},
     tasks=('lab.apps.origin.tasks', 'lab.apps.origin.tasks.execution.results', 'lab.apps.fuzz'),
@@ -72,7 +87,5 @@ scenario = Scenario(
     workers=(
         Worker('worker', concurrency=4),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

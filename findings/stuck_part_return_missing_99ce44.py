@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-part-return-missing-99ce44: stuck/part-return-missing.
 
-Shrunk to: chord([], chain(fuzz.reject.s(), fuzz.total.s()))
+Shrunk to: chord([], chain(fuzz.reject.s(value=0), fuzz.total.s(value=0), app=app), app=app)
 upstream of the callback: task fuzz.reject 3563c3f1-4711-4472-9552-cd342d411c9e ended REJECTED and stored no state, so nothing that waits on it runs
 
 known mechanism 14 (Reject / Ignore in a header): a part raises Reject or Ignore, so no part return is recorded.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz --space configs --budget 8m --seed 808 --json` (seed 815), after 589 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-part-return-missing-99ce44`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-part-return-missing-99ce44` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-part-return-missing-99ce44 --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-part-return-missing-99ce44',
@@ -25,11 +30,11 @@ FINDING = {'id': 'stuck-part-return-missing-99ce44',
               'backend: no .s, no .j; evicted_keys = 0',
               'oracle: a reject task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([], chain(fuzz.reject.s(), fuzz.total.s()))',
+ 'canvas': 'chord([], chain(fuzz.reject.s(value=0), fuzz.total.s(value=0), app=app), app=app)',
  'failing_index': 0,
  'config_changed': {'task_ignore_result': True},
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': '14',
                'name': 'Reject / Ignore in a header',
                'known': True,
@@ -66,16 +71,25 @@ FINDING = {'id': 'stuck-part-return-missing-99ce44',
             'maxmemory_mb': None,
             'visibility_timeout': None}}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [],
   'body': {'kind': 'chain',
            'links': [{'kind': 'task', 'behaviour': 'reject', 'value': 0},
                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], chain(fuzz.reject.s(value=0), fuzz.total.s(value=0), app=app), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-part-return-missing-99ce44',
-    description='fuzzed: stuck/part-return-missing with chord([], chain(fuzz.reject.s(), fuzz.total.s()))',
+    description='fuzzed: stuck/part-return-missing with chord([], chain(fuzz.reject.s(value=0), fuzz.total.s(value=0), app=app), app=app)',
     expect='stuck',
     config={'task_ignore_result': True},
     tasks=('lab.apps.fuzz',),
@@ -84,7 +98,5 @@ scenario = Scenario(
     workers=(
         Worker('w1'),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

@@ -1,15 +1,20 @@
 """Fuzzing finding stuck-rejected-failure-lost-512dde: stuck/rejected-failure-lost.
 
-Shrunk to: chord([fuzz.part.s(), fuzz.part.s(), fuzz.part.s(), chain(fuzz.part.s(), chain(fuzz.part.s(), fuzz.reject.s()), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), chain(fuzz.part.s(value=0), fuzz.reject.s(value=0), app=app), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 upstream of the callback: task fuzz.reject 4996a988-747c-4822-9363-0c674cceba7c raised Reject and was recorded as FAILURE, but that failure never reached the callback: it neither ran nor failed
 
 new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz healthy --budget 6m --seed 909 --json` (seed 914), after 938 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay stuck-rejected-failure-lost-512dde`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run stuck-rejected-failure-lost-512dde` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export stuck-rejected-failure-lost-512dde --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'stuck-rejected-failure-lost-512dde',
@@ -27,12 +32,14 @@ FINDING = {'id': 'stuck-rejected-failure-lost-512dde',
               'broker: no queue and no unacked entry holds it',
               'oracle: a reject task fails; allows failed'],
  'expected': ['failed'],
- 'canvas': 'chord([fuzz.part.s(), fuzz.part.s(), fuzz.part.s(), chain(fuzz.part.s(), chain(fuzz.part.s(), '
-           'fuzz.reject.s()), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0), '
+           'chain(fuzz.part.s(value=0), chain(fuzz.part.s(value=0), fuzz.reject.s(value=0), app=app), '
+           'group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 0,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
  'seed': 914,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIMLNZkHlMjIicxyZoGwgh4kR3QQQYmBA0s4AALO9C4Q=')",
@@ -56,7 +63,7 @@ FINDING = {'id': 'stuck-rejected-failure-lost-512dde',
  'git': '05b9259787ff',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
              {'kind': 'task', 'behaviour': 'ok', 'value': 0},
@@ -71,9 +78,18 @@ SHAPES = [{'kind': 'chord',
                                      {'kind': 'task', 'behaviour': 'ok', 'value': 0}]}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), chain(fuzz.part.s(value=0), fuzz.reject.s(value=0), app=app), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='stuck-rejected-failure-lost-512dde',
-    description='fuzzed: stuck/rejected-failure-lost with chord([fuzz.part.s(), fuzz.part.s(), fuzz.part.s(), chain(fuzz.part.s(), chain(fuzz.part.s(), fuzz.reject.s()), group(fuzz.part.s(), fuzz.part.s()))], fuzz.total.s())',
+    description='fuzzed: stuck/rejected-failure-lost with chord([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), chain(fuzz.part.s(value=0), fuzz.reject.s(value=0), app=app), group([fuzz.part.s(value=0), fuzz.part.s(value=0)], app=app), app=app)], fuzz.total.s(value=0), ',
     expect='stuck',
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
@@ -81,7 +97,5 @@ scenario = Scenario(
     workers=(
         Worker('w1', queues=('execution', 'reports'), concurrency=2),
     ),
-    chords=(
-        Chord(header=8, duration=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )

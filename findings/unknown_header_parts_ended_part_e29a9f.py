@@ -1,31 +1,38 @@
-"""Fuzzing finding unknown-header-parts-ended-part-e29a9f: unknown//-header-parts-ended-part.
+"""Fuzzing finding unknown-header-parts-ended-part-e29a9f: unknown/header-parts-ended-part-is.
 
-Shrunk to: chord([fuzz.part.s(), fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s(), fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())
+Shrunk to: chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 4/5 header parts ended; part 2898d6a0-c168-4917-a93a-b72713731de0 is still running on w1-g11
 
 new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz short-result-expiry --budget 3m --seed 404 --json` (seed 406), after 201 example(s);
 replayed 3/3 time(s).
-Replay: `python -m lab replay unknown-header-parts-ended-part-e29a9f`; the shape is nested: `python -m lab run` sends the flat projection below, which does NOT reproduce it; `python -m lab replay` sends the exact shape.
+Run: `python -m lab run unknown-header-parts-ended-part-e29a9f` sends canvas(app) below as built and judges it by the oracle computed
+from it; `python -m lab export unknown-header-parts-ended-part-e29a9f --to DIR` writes it as plain Celery, for an upstream report.
 """
 
-from lab import Chord, Scenario, Worker
+from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with
+
+from lab import Scenario, Worker
+from lab.apps.fuzz import bind
 
 # Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).
 FINDING = {'id': 'unknown-header-parts-ended-part-e29a9f',
- 'finding_kind': 'unknown//-header-parts-ended-part',
+ 'finding_kind': 'unknown/header-parts-ended-part-is',
  'verdict': 'unknown',
  'cause': None,
  'detail': '/-header-parts-ended-part',
  'summary': '4/5 header parts ended; part 2898d6a0-c168-4917-a93a-b72713731de0 is still running on w1-g11',
  'evidence': ['oracle: every task returns; allows completed'],
  'expected': ['completed'],
- 'canvas': 'chord([fuzz.part.s(), fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s(), '
-           'fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())',
+ 'canvas': 'chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), '
+           'group([fuzz.part.s(value=0), fuzz.part.s(value=0), '
+           'fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), '
+           'app=app)',
  'failing_index': 1,
  'config_changed': None,
- 'exact': False,
- 'projection_reproduces': False,
+ 'exact': True,
+ 'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
  'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
  'seed': 406,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2RwhEIgYmRE5qCw2VG5TIzo6pBZQAYjhMmAbDwDAFt8CsA=')",
@@ -49,7 +56,7 @@ FINDING = {'id': 'unknown-header-parts-ended-part-e29a9f',
  'git': '7caeb0031f40-dirty',
  'config': None}
 
-# The shrunk chord shape(s), exactly as sent (lab.fuzz.strategies.from_data reads them).
+# The same canvas as the fuzzer's data (lab.fuzz.strategies.from_data reads it; `lab replay` builds it).
 SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}},
  {'kind': 'chord',
   'header': [{'kind': 'task', 'behaviour': 'ok', 'value': 0},
@@ -65,17 +72,24 @@ SHAPES = [{'kind': 'chord', 'header': [], 'body': {'kind': 'task', 'behaviour': 
                                       'options': {'ignore_result': True}}]}]}],
   'body': {'kind': 'task', 'behaviour': 'ok', 'value': 0}}]
 
+
+def canvas(app):
+    """The shrunk canvas, exactly as the fuzzer sent it: the same calls, the same construction path."""
+    fuzz = bind(app)
+    return [
+        chord([], fuzz.total.s(value=0), app=app),
+        chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app),
+    ]
+
+
 scenario = Scenario(
     name='unknown-header-parts-ended-part-e29a9f',
-    description='fuzzed: unknown//-header-parts-ended-part with chord([fuzz.part.s(), fuzz.part.s(), chain(fuzz.part.s(), group(fuzz.part.s(), fuzz.part.s(), fuzz.part.s().set(ignore_result=True)))], fuzz.total.s())',
+    description='fuzzed: unknown/header-parts-ended-part-is with chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app)',
     expect='unknown',
     config={'result_expires': 1, 'result_chord_expires': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
     workers=(
         Worker('w1', concurrency=3),
     ),
-    chords=(
-        Chord(header=0, duration=(), header_task='fuzz.part', callback='fuzz.total'),
-        Chord(header=6, duration=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), header_task='fuzz.part', callback='fuzz.total'),
-    ),
+    canvas=canvas,
 )
