@@ -87,6 +87,16 @@ def test_both_runtimes_give_the_same_verdicts(docker_client, name):
     assert contained.outcome["status"] == local.outcome["status"] == "matched"
 
 
+def test_a_regex_route_reaches_a_worker_container_as_a_pattern(docker_client):
+    """Config by import in a container: the worker imports the mounted scenario file, so its regex route is a
+    compiled pattern there too, and the proof names it, as on local processes (regex-route and its fix)."""
+    stuck = run_scenario(load("regex-route"), seed=3, runtime="docker")
+    assert stuck.outcome["status"] == "matched", stuck.record["verdicts"]
+    assert any("task_routes entry re.compile('.*summar.*')" in line for v in stuck.record["verdicts"] for line in v["evidence"])
+    fixed = run_scenario(load("regex-route-fixed"), seed=3, runtime="docker")
+    assert fixed.outcome["status"] == "matched"
+
+
 def test_worker_partition_fails_the_callback_publish(docker_client):
     """Cut off from the broker while its last part returns, the worker cannot publish the callback: FAILURE ChordError."""
     result = run_scenario(load("worker-partition"), seed=3, runtime="docker")
