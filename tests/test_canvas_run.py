@@ -76,7 +76,11 @@ def test_a_failure_before_a_trailing_group_is_one_family_whatever_fails():
     for cause in ("rejected-failure-lost", "failure-not-propagated"):
         r = {"cause": cause, "finding_kind": f"stuck/{cause}",
              "shapes": [{"kind": "chord", "header": [_task(), chain], "body": _task()}]}
-        assert F.family_of(r) == "trailing-group-after-failure"
+        assert F.family_of(r) == "group-after-failure"
+    then_a_task = {"kind": "chain", "links": [{"kind": "group", "members": [_task(), _task("raise")]},
+                                              {"kind": "group", "members": [_task()]}, _task()]}
+    assert F.family_of({"cause": "chord-size-key-missing", "finding_kind": "stuck/chord-size-key-missing",
+                        "shapes": [then_a_task]}) == "group-after-failure"
     ends_in_task = {"kind": "chain", "links": [_task("raise"), _task()]}
     assert F.family_of({"cause": "failure-not-propagated", "shapes": [ends_in_task]}) is None
 
@@ -181,4 +185,4 @@ def test_the_fuzzing_section_counts_lab_runs_of_each_finding_and_prints_its_expo
     text = F.fuzzing_section(recs, finding_runs=runs, exported=lambda path: ["EXPORTED " + Path(path).stem])
     assert "`lab run` matched 1/2" in text
     assert "EXPORTED early_order_168d50" in text
-    assert "a failure before a trailing group in a chain · known upstream (Celery #6437)" in text
+    assert "a failure before a group in a chain · known upstream (Celery #6437)" in text

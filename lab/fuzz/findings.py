@@ -48,6 +48,7 @@ from lab.judge import CAUSES
 from lab.scenario import Chord, Scenario, load_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+SHORT_EXPIRY_S = 60.0  # a result expiry a chord's parts can outlive (catalog row 4); Celery's default is a day
 EXPECTABLE = ("stuck", "failed", "duplicated", "early", "unrecorded", "completed")  # what a scenario may expect
 
 # The rows of shared/notes/mechanisms.md, by number.
@@ -167,7 +168,14 @@ def classify(verdict: str, cause: str | None, detail: str | None, shapes: list[d
     if cause == "chord-size-key-missing":
         if stats.get("evicted_keys") or (scenario.get("redis_options") or {}).get("maxmemory"):
             return row("5", "the chord keys were evicted under maxmemory")
-        return row("4", "the chord keys expired before the parts returned")
+        expiry = min((float(cfg[k]) for k in ("result_expires", "result_chord_expires") if cfg.get(k) is not None),
+                     default=None)
+        if expiry is not None and expiry < SHORT_EXPIRY_S:
+            return row("4", "the chord keys expired before the parts returned")
+        return {"id": None, "name": None, "known": False,
+                "why": "the chord size key was gone though no short result expiry and no eviction could remove it "
+                       f"(result_expires {'default' if expiry is None else f'{expiry:g} s'}, no maxmemory); "
+                       "no row of the catalog fits"}
     if cause == "callback-unregistered":
         return row("6", "a worker without the callback task took its message")
     if cause == "header-part-unregistered":
@@ -481,10 +489,13 @@ def update(ref: str, updates: dict[str, Any], directory: Path | None = None) -> 
     if record is None:
         raise FindingError(f"finding {fid} has no record in {fuzz_records_file()}: its file alone cannot be rewritten; "
                            "set LAB_RESULTS to the store it was found in.")
+    before = dict(record)
     shapes = record["shapes"]
     canvas = S.describe(S.from_data(shapes[min(record.get("failing_index") or 0, len(shapes) - 1)]))
     updates = {**updates, "canvas": canvas, "exact": True, "path": _display_path(path)}
     now = rejudge(record)  # the current checker's reading of the stored observations is what the file expects
+    if now and not now.get("error") and now.get("mechanism") != record.get("mechanism"):
+        updates["mechanism"] = now["mechanism"]  # the catalog row as the current classifier reads it
     if now and not now.get("error") and now.get("finding") and now["finding_kind"] != record["finding_kind"]:
         updates.update({"stored_as": record.get("stored_as") or record["finding_kind"],
                         **{k: now[k] for k in ("finding_kind", "verdict", "cause", "summary", "evidence", "mechanism")}})
@@ -504,7 +515,9 @@ def update(ref: str, updates: dict[str, Any], directory: Path | None = None) -> 
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
-    append_record({"kind": "fuzz-finding-update", "id": fid, "t": time.time(), "updates": updates})
+    changed = {k: v for k, v in updates.items() if before.get(k) != v}
+    if changed:  # a file rewritten in the current form with nothing new known adds no record
+        append_record({"kind": "fuzz-finding-update", "id": fid, "t": time.time(), "updates": changed})
     return path
 
 
@@ -536,13 +549,13 @@ FAMILIES = {
         "`app=`).",
         related="celery/celery#9456 made `|` unroll a group of one as `chain(a, b)` already did; the keyword path "
                 "is not covered there"),
-    "trailing-group-after-failure": Family(
-        "a failure before a trailing group in a chain",
-        "A chain in which a task fails (raises, or rejects and is recorded as FAILURE) before a group that ends the "
-        "chain: Celery stores the failure on the failing task, and nothing marks the trailing group's members, so "
-        "they stay PENDING forever, and so does any chord that counts that chain. What fails (a raise, a Reject) "
-        "is incidental; the trailing group after it is the cause (`scenarios/trailing_group_after_failure.py`, "
-        "a bare `part | raise | group(part, part)`).",
+    "group-after-failure": Family(
+        "a failure before a group in a chain",
+        "A chain in which a task fails (raises, or rejects and is recorded as FAILURE) before a group later in the "
+        "chain (at its end, or followed by more tasks): Celery stores the failure on the failing task, and nothing "
+        "marks the group's members or what follows them, so they stay PENDING forever, and so does any chord that "
+        "counts that chain. What fails (a raise, a Reject) is incidental; the group after it is the cause "
+        "(`scenarios/trailing_group_after_failure.py`, a bare `part | raise | group(part, part)`).",
         "end such a chain in a task (a chord with a body instead of a bare group), or check the failing task's "
         "state instead of waiting on the group.",
         "Celery #6437 (a failure before a group at the end of a chain is not propagated to it)"),
@@ -564,12 +577,16 @@ FAMILIES = {
 }
 
 
-def _has_trailing_group_after_failure(node: dict) -> bool:
+def _has_group_after_failure(node: dict) -> bool:
+    """A chain with a failing task in one link and a group in a later one (at its end, or before more tasks)."""
     for n in _walk_data(node):
         links = n.get("links") or []
-        if n.get("kind") == "chain" and links and links[-1].get("kind") == "group" and any(
-                t.get("kind") == "task" and t.get("behaviour") in FAILING for x in links[:-1] for t in _walk_data(x)):
-            return True
+        if n.get("kind") != "chain":
+            continue
+        for i, link in enumerate(links):
+            if any(t.get("kind") == "task" and t.get("behaviour") in FAILING for t in _walk_data(link)) and \
+                    any(x.get("kind") == "group" for x in links[i + 1:]):
+                return True
     return False
 
 
@@ -578,9 +595,9 @@ def family_of(r: dict[str, Any]) -> str | None:
     shapes = r.get("shapes") or []
     if (r.get("construction") or {}).get("needs") == "chain-app":
         return "keyword-chain"
-    if r.get("cause") in ("failure-not-propagated", "rejected-failure-lost") and any(
-            _has_trailing_group_after_failure(s) for s in shapes):
-        return "trailing-group-after-failure"
+    if (r.get("verdict") or str(r.get("finding_kind", "")).split("/")[0]) == "stuck" and \
+            r.get("cause") not in ("nested-failure-uncounted",) and any(_has_group_after_failure(s) for s in shapes):
+        return "group-after-failure"
     if r.get("finding_kind") == "early/order" and any(
             n.get("kind") == "group" for s in shapes for h in s.get("header") or [] for n in _walk_data(h)):
         return "group-in-chord-header"

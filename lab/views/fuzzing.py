@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lab.views.console import out
@@ -43,13 +44,13 @@ class ProgressReporter:
         self.progress.update(self.task, description=desc, completed=done)
 
     def phase(self, msg: str) -> None:
-        self.progress.console.print(f"[dim]{time.time() - self.t0:6.1f}s[/dim] {msg}")
+        self.progress.console.print(f"[dim]{time.time() - self.t0:6.1f}s[/dim] {escape(msg)}")
 
     def finding(self, found) -> None:
         o = found.outcome
         rep = found.replay
         self.progress.console.print(
-            f"[bold red]finding[/bold red] {found.kind}: {o.summary}  "
+            f"[bold red]finding[/bold red] {found.kind}: {escape(o.summary)}  "
             f"[dim](after {found.examples_before} examples, shrunk in {found.shrink_s:.0f} s, "
             f"replayed {rep.get('reproduced')}/{rep.get('runs')})[/dim]")
 
@@ -71,17 +72,18 @@ def print_summary(stats, saved: list[tuple[dict, Path]], plan: dict[str, Any], r
         rep = rec["replay"]
         out.print(f"\n[bold red]{rec['finding_kind']}[/bold red]  [bold]{rec['id']}[/bold]  "
                   + (f"known mechanism {mech['id']} ({mech['name']})" if mech["known"] else "[bold]new[/bold]: " + mech["why"]))
-        out.print(f"  {rec['summary']}")
-        out.print(f"  shrunk to: [bold]{rec['canvas']}[/bold]")
+        out.print(f"  {escape(rec['summary'])}")
+        out.print(f"  shrunk to: [bold]{escape(rec['canvas'])}[/bold]")
         for line in rec["evidence"][:8]:
-            out.print(f"   [dim]•[/dim] {line}", soft_wrap=True)
+            out.print(f"   [dim]•[/dim] {escape(line)}", soft_wrap=True)
         out.print(f"  replayed {rep['reproduced']}/{rep['runs']}" + (" [yellow](flaky)[/yellow]" if rep["flaky"] else ""))
         if rec.get("file_error"):
             out.print(f"  [red]its scenario file could not be written ({rec['file_error']}); the record is in "
                       f"{records_file}[/red]")
             continue
         text = path.read_text()
-        runnable = text[text.index("scenario = "):]
-        out.print(f"  saved as [bold]{path}[/bold]" + ("" if rec["exact"] else " (nested shape: the scenario holds its flat projection)"))
-        out.print("[dim]" + runnable.rstrip() + "[/dim]", soft_wrap=True)
-        out.print(f"  replay: python -m lab replay {rec['id']}")
+        runnable = text[text.index("def canvas(app):"):] if "def canvas(app):" in text else text[text.index("scenario = "):]
+        out.print(f"  saved as [bold]{path}[/bold]: its canvas exactly as sent")
+        out.print("[dim]" + escape(runnable.rstrip()) + "[/dim]", soft_wrap=True)
+        out.print(f"  run: python -m lab run {rec['id']}; replay: python -m lab replay {rec['id']}; "
+                  f"export: python -m lab export {rec['id']} --to DIR")
