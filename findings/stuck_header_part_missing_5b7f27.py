@@ -3,7 +3,7 @@
 Shrunk to: chord([fuzz.part.s(value=0), fuzz.part.s(value=0), chain(chord([], fuzz.total.s(value=0), app=app), fuzz.part.s(value=0), app=app)], fuzz.total.s(value=0), app=app)
 header part ca770401-4eaf-4708-b3f3-b03eb41f7def never ran and its message is in no queue
 
-new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+known mechanism 6 (stale or mixed workers): a worker without 'fuzz.total' discarded it, and the chord waits on it.
 Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz multiple-workers --budget 3m --seed 505 --json` (seed 508), after 90 example(s);
 replayed 3/3 time(s).
@@ -33,7 +33,10 @@ FINDING = {'id': 'stuck-header-part-missing-5b7f27',
  'config_changed': None,
  'exact': True,
  'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
- 'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
+ 'mechanism': {'id': '6',
+               'name': 'stale or mixed workers',
+               'known': True,
+               'why': "a worker without 'fuzz.total' discarded it, and the chord waits on it"},
  'seed': 508,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIEJlszA6MjPgkGVAlmAAAPXQBuk=')",
  'hypothesis': '6.155.2',
@@ -81,6 +84,7 @@ scenario = Scenario(
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}, 'worker_prefetch_multiplier': 1},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
     expect_cause='header-part-missing',
+    mechanism='6',
     workers=(
         Worker('current', queues=('execution', 'reports')),
         Worker('stale', queues=('reports',), tasks=('lab.apps.stale_missing', 'lab.apps.fuzz_stale')),

@@ -3,7 +3,7 @@
 Shrunk to: chord([fuzz.part.s(value=0), chain(fuzz.part.s(value=0), group([fuzz.part.s(value=0), fuzz.part.s(value=0).set(ignore_result=True)], app=app), app=app)], fuzz.total.s(value=0), app=app)
 the chord's count is complete but part d3b81ab8-733e-4f2e-889f-b742a8f1b38e never finished: the worker that returned it is blocked in the chord's join, 12 s on, although result_chord_join_timeout is 3.0 s
 
-new (not in shared/notes/mechanisms.md): no row of the catalog fits.
+known mechanism 3 (header ignores results): a variant: a part of a nested header group ignores its result, so the worker that returned the last part waits in the chord's join for it forever (row 13 expects a Join error after result_chord_join_timeout instead).
 Construction: its chains reproduce it built either way (`a | b` or `chain(a, b, app=app)`).
 Found by `python -m lab fuzz split-queues --budget 90s --seed 303 --json` (seed 307), after 265 example(s);
 replayed 3/3 time(s).
@@ -46,7 +46,12 @@ FINDING = {'id': 'stuck-join-hang-18ae75',
  'config_changed': None,
  'exact': True,
  'construction': {'built': ['chain-app'], 'reproduces': {'pipe': True, 'chain-app': True}, 'needs': None},
- 'mechanism': {'id': None, 'name': None, 'known': False, 'why': 'no row of the catalog fits'},
+ 'mechanism': {'id': '3',
+               'name': 'header ignores results',
+               'known': True,
+               'why': 'a variant: a part of a nested header group ignores its result, so the worker that '
+                      "returned the last part waits in the chord's join for it forever (row 13 expects a "
+                      'Join error after result_chord_join_timeout instead)'},
  'seed': 307,
  'blob': "@reproduce_failure('6.155.2', b'AXicY2R0ZIBAIGJ0ZEHlMjEicaAsIIMRwmRgQFLMAAAUggcs')",
  'hypothesis': '6.155.2',
@@ -96,6 +101,7 @@ scenario = Scenario(
     config={'task_routes': {'fuzz.total': {'queue': 'reports'}, 'fuzz.*': {'queue': 'execution'}, 'lab.part': {'queue': 'execution'}, 'lab.collect': {'queue': 'reports'}}},
     tasks=('lab.apps.basic', 'lab.apps.fuzz'),
     expect_cause='join-hang',
+    mechanism='3',
     workers=(
         Worker('w1', queues=('execution',), concurrency=2),
     ),
