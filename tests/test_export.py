@@ -100,7 +100,22 @@ def test_an_exported_scenario_of_chords_shows_stuck_and_its_fix_completes(tmp_pa
     assert ran.returncode == 0 and "as expected: completed" in ran.stdout, f"{ran.stdout}\n{ran.stderr[-2000:]}"
 
 
+@pytest.mark.parametrize("name, rc, words", [("regex-route", 1, "SYMPTOM: stuck"),
+                                              ("router-object-fixed", 0, "as expected: completed")])
+def test_a_scenario_with_its_own_task_package_and_live_config_objects_exports(name, rc, words, tmp_path):
+    """A regex route and a router function written as the Python that builds them; the task package beside the
+    scenario (scenarios/shop) copied: the callback routed by a compiled pattern or a function, in plain Celery."""
+    folder = tmp_path / "repro"
+    assert lab("export", name, "--to", str(folder)).returncode == 0
+    assert (folder / "shop" / "tasks.py").is_file()
+    app_text = (folder / "repro_app.py").read_text()
+    assert "re.compile('.*summar.*')" in app_text or "from shop.routing import route_reports" in app_text
+    ran = run_exported(folder, tmp_path, "--wait", "3")
+    assert ran.returncode == rc and words in ran.stdout, f"{ran.stdout}\n{ran.stderr[-2000:]}"
+
+
 @pytest.mark.parametrize("ref, words", [
+    ("split-apps", "runs its own app"),
     ("no-such-thing", "unknown scenario"),
     ("worker-crash", "faults"),
     ("rpc-backend", "Redis reproducers only"),

@@ -100,9 +100,9 @@ def refusal(s: Scenario) -> str | None:
         return (f"scenario {s.name!r} uses broker {s.broker} and backend {s.backend}; export writes Redis reproducers "
                 "only (the lab's own redis-server for both).")
     for module in {*s.tasks, *(m for w in s.workers for m in w.tasks or ())}:
-        if module not in TASK_MODULES:
-            return (f"task module {module!r} is not one of the lab's ({', '.join(TASK_MODULES)}); export copies only "
-                    "those: copy yours beside the exported tasks.py by hand.")
+        if module not in TASK_MODULES and _beside(s, module) is None:
+            return (f"task module {module!r} is neither one of the lab's ({', '.join(TASK_MODULES)}) nor beside the "
+                    "scenario file; export copies only those: copy yours beside the exported tasks.py by hand.")
     for w in s.workers:
         if w.app:
             return f"worker {w.name!r} runs its own app ({w.app}); export writes one app for every worker."
@@ -233,7 +233,45 @@ def _worker_line(s: Scenario, w: Any, module: str) -> str:
     return " ".join(shlex.quote(a) if "%" not in a else a for a in argv + w.extra_args())
 
 
-def _config_source(s: Scenario) -> str:
+def _beside(s: Scenario, module: str) -> Path | None:
+    """The package (or module file) beside the scenario file that ``module`` lives in, if it is there."""
+    if not s.source:
+        return None
+    root = Path(s.source).parent / module.split(".")[0]
+    return root if root.is_dir() else root.with_suffix(".py") if root.with_suffix(".py").is_file() else None
+
+
+def _py(value: Any, imports: set[str]) -> str:
+    """``value`` as the Python that builds it: literals, compiled regexes, and functions by their import."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k, imports)}: {_py(v, imports)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_py(v, imports) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    from kombu import Exchange, Queue
+
+    if isinstance(value, Queue):  # the common arguments; the eval check below refuses one with others
+        imports.add("from kombu import Exchange, Queue")
+        args = [repr(value.name)]
+        if value.exchange is not None and value.exchange.name != value.name:
+            args.append(_py(value.exchange, imports))
+        if value.routing_key and value.routing_key != value.name:
+            args.append(f"routing_key={value.routing_key!r}")
+        return f"Queue({', '.join(args)})"
+    if isinstance(value, Exchange):
+        imports.add("from kombu import Exchange, Queue")
+        return f"Exchange({value.name!r}" + (f", type={value.type!r})" if value.type != "direct" else ")")
+    if isinstance(value, re.Pattern):
+        imports.add("import re")
+        return f"re.compile({value.pattern!r}" + (f", {int(value.flags)!r})" if value.flags != re.UNICODE else ")")
+    if callable(value) and getattr(value, "__module__", None) and "<" not in getattr(value, "__qualname__", "<"):
+        imports.add(f"from {value.__module__} import {value.__qualname__.split('.')[0]}")
+        return value.__qualname__
+    return repr(value)
+
+
+def _config_source(s: Scenario) -> tuple[str, set[str]]:
+    """The config as Python source, and the imports it needs; one sentence if it cannot be written so."""
     from lab.runtime.celery_app import LAB_DEFAULTS
 
     for w in s.workers:
@@ -241,20 +279,27 @@ def _config_source(s: Scenario) -> str:
             raise ExportError(f"worker {w.name!r} has config of its own; export writes one config for the producer "
                               "and every worker.")
     config = {**LAB_DEFAULTS, **node_config(s, None)}
-    text = pprint.pformat(config, width=100, sort_dicts=False)
+    imports: set[str] = set()
+    text = _py(config, imports)
+    namespace: dict[str, Any] = {}
     try:
-        import kombu
-        import re as re_mod
-
-        if eval(text, {"re": re_mod, "Queue": kombu.Queue, "Exchange": kombu.Exchange}) != config:  # noqa: S307
+        for line in sorted(imports):
+            exec(line, namespace)  # noqa: S102 - our own generated import lines
+        if eval(text, namespace) != config:  # noqa: S307 - our own generated text
             raise ValueError("differs")
     except Exception:  # noqa: BLE001 - any value whose repr is not its source
-        raise ExportError(f"scenario {s.name!r}'s config holds a value whose repr is not Python that builds it; "
-                          "export writes config as literal Python.") from None
-    return text
+        raise ExportError(f"scenario {s.name!r}'s config holds a value export cannot write as Python that builds it "
+                          "(a lambda, an object with no import path); write its config by hand.") from None
+    for line in imports:
+        module = line.split()[1]
+        if module not in ("re", "kombu") and _beside(s, module) is None:
+            raise ExportError(f"scenario {s.name!r}'s config uses {module}, which is not beside the scenario file; "
+                              "export copies only what is.")
+    return text, imports
 
 
-def _app_source(s: Scenario, config: str) -> str:
+def _app_source(s: Scenario, config: str, imports: set[str]) -> str:
+    extra = "".join(f"{line}\n" for line in sorted(imports))
     return f'''"""The Celery app of this reproducer: the broker, the result backend and the config the lab ran it with.
 
 REPRO_REDIS (default redis://127.0.0.1:6379) names the redis-server: the broker is its db 0, the
@@ -266,7 +311,7 @@ import os
 
 from celery import Celery
 from celery.signals import task_prerun
-
+{extra}
 REDIS = os.environ.get("REPRO_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 
 app = Celery("repro", broker=f"{{REDIS}}/0", backend=f"{{REDIS}}/1")
@@ -284,7 +329,8 @@ def note_arguments(task_id=None, args=None, **_):
 def _tasks_source(module: str, mods: tuple[str, ...], workers: list[str]) -> str:
     who = ("the producer (repro.py)" + (f" and worker(s) {', '.join(workers)}" if workers else "")) if module == "tasks" \
         else f"worker(s) {', '.join(workers)}: a deploy with other code"
-    imports = "\n".join(f"import {TASK_MODULES[m][0]}  # noqa: F401,E402 - {m} in the lab" for m in mods)
+    imports = "\n".join(f"import {TASK_MODULES[m][0]}  # noqa: F401,E402 - {m} in the lab" if m in TASK_MODULES
+                        else f"import {m}  # noqa: F401,E402 - beside the scenario file" for m in mods)
     return f'''"""The app as {who} run it: `celery -A {module} worker ...`."""
 
 from repro_app import app  # noqa: F401 - `celery -A {module}` finds it here
@@ -292,6 +338,19 @@ from repro_app import app  # noqa: F401 - `celery -A {module}` finds it here
 # the task code: importing a module registers its tasks (shared_task) with the app
 {imports}
 '''
+
+
+def _beside_files(s: Scenario, roots: set[Path]) -> dict[str, str]:
+    """Every .py file of the packages beside the scenario the reproducer needs, by its path in the export."""
+    base = Path(s.source).parent if s.source else Path(".")
+    out = {}
+    for root in sorted(roots):
+        for path in sorted([root] if root.is_file() else root.rglob("*.py")):
+            text = path.read_text()
+            if re.search(r"^\s*(from|import) lab\b", text, flags=re.M):
+                raise ExportError(f"{path} imports the lab; a plain Celery reproducer cannot copy it.")
+            out[str(path.relative_to(base))] = text
+    return out
 
 
 def _copied_module(name: str) -> str:
@@ -424,7 +483,7 @@ def reproducer_lines(ref: str, *, seed: int = 0) -> list[str]:
     why = refusal(scenario)
     if why:
         raise ExportError(why)
-    _config_source(scenario)  # refuses what export refuses
+    _config_source(scenario)  # refuses what export refuses (its text is the full config; below, the scenario's)
     config = node_config(scenario, None)
     send_lines, _, _, _ = canvas_code(scenario, finding, seed)
     by_worker = {w: module for module, _, ws in _deploys(scenario) for w in ws}
@@ -447,18 +506,22 @@ def export(ref: str, to: Path, *, seed: int | None = None, force: bool = False) 
     if to.exists() and any(to.iterdir()) and not force:
         raise ExportError(f"{to} exists and is not empty: give an empty or new folder, or --force to overwrite.")
     seed = seed if seed is not None else 0
-    config = _config_source(scenario)
+    config, imports = _config_source(scenario)
     send_lines, expected, how, work = canvas_code(scenario, finding, seed)
     deploys = _deploys(scenario)
     by_worker = {w: module for module, _, ws in deploys for w in ws}
     worker_lines = [_worker_line(scenario, w, by_worker[w.name]) for w in scenario.workers]
-    copied = sorted({TASK_MODULES[m][0] for _, mods, _ in deploys for m in mods}
-                    | {c for _, mods, _ in deploys for m in mods for c in COPIED_WITH.get(TASK_MODULES[m][0], [])})
+    lab_mods = [m for _, mods, _ in deploys for m in mods if m in TASK_MODULES]
+    copied = sorted({TASK_MODULES[m][0] for m in lab_mods} | {c for m in lab_mods for c in COPIED_WITH.get(TASK_MODULES[m][0], [])})
+    beside = {_beside(scenario, m) for _, mods, _ in deploys for m in mods if m not in TASK_MODULES}
+    beside |= {_beside(scenario, line.split()[1]) for line in imports if line.split()[1] not in ("re", "kombu")}
+    beside_files = _beside_files(scenario, {b for b in beside if b is not None})
     wait_s = round(10.0 + work, 2)
     title = (f"Reproducer of {finding['id']}: {finding['summary']}" if finding else
              f"Reproducer of scenario {scenario.name}: {scenario.description}")
     files: dict[str, str] = {
-        "repro_app.py": _app_source(scenario, config),
+        "repro_app.py": _app_source(scenario, config, imports),
+        **beside_files,
         **{f"{m}.py": _tasks_source(m, mods, ws) for m, mods, ws in deploys},
         **{f"{name}.py": _copied_module(name) for name in copied},
         "repro.py": REPRO.format(
@@ -472,6 +535,7 @@ def export(ref: str, to: Path, *, seed: int | None = None, force: bool = False) 
     }
     to.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (to / name).parent.mkdir(parents=True, exist_ok=True)
         (to / name).write_text(text)
     (to / "run.sh").chmod(0o755)
     return Export(to, sorted(files), worker_lines, expected)
