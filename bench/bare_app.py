@@ -19,4 +19,9 @@ app.conf.update(task_routes=ROUTES, task_serializer="json", result_serializer="j
 
 import lab.apps.basic  # noqa: E402,F401  the same task code the lab runs
 
+if os.environ.get("BARE_RECORDER"):  # bench/recorder_overhead.py: the flight recorder installed, as a user would
+    from lab.recorder import install
+
+    install(app, os.environ["BARE_RECORDER"])
+
 app.finalize(auto=True)

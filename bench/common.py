@@ -112,7 +112,8 @@ def wait(predicate, bound: float, what: str, poll: float = 0.01):
 class BareTopology:
     """redis-server + ``celery -A bench.bare_app worker`` by hand; ``with`` it, and both die at the end."""
 
-    def __init__(self, run_dir: Path, *, concurrency: int = 2, queues: str = "execution,reports"):
+    def __init__(self, run_dir: Path, *, concurrency: int = 2, queues: str = "execution,reports", recorder: bool = False):
+        self.recorder = recorder  # the flight recorder installed in the worker (and the producer), into db 3
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.concurrency = concurrency
@@ -130,6 +131,10 @@ class BareTopology:
             from lab.runtime.celery_app import release
 
             release(self.app)
+        if self.recorder:
+            from lab.recorder import uninstall
+
+            uninstall()  # the next topology's producer must not keep writing to this redis-server
         self.owner.stop_all()
 
     def boot(self) -> dict[str, float]:
@@ -149,10 +154,17 @@ class BareTopology:
         wait(pong, 10, "redis-server PONG")
         t_redis = time.time()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BARE_BROKER": self.url(0), "BARE_BACKEND": self.url(1)}
+        env.pop("BARE_RECORDER", None)
+        if self.recorder:
+            env["BARE_RECORDER"] = self.url(3)
         self.worker = self.owner.spawn("worker", [sys.executable, "-m", "celery", "-A", "bench.bare_app", "worker",
                                                   "-n", f"bare-{self.port}@bench", "-c", str(self.concurrency),
                                                   "-Q", self.queues, *WORKER_FLAGS], env=env, cwd=self.run_dir)
         os.environ["BARE_BROKER"], os.environ["BARE_BACKEND"] = self.url(0), self.url(1)
+        if self.recorder:
+            os.environ["BARE_RECORDER"] = self.url(3)
+        else:
+            os.environ.pop("BARE_RECORDER", None)
         self.app = _fresh_bare_app()
         # a ping sent before the worker listens is lost: ask again every 0.1 s (the reply itself takes ~1 ms)
         wait(lambda: self.app.control.ping(timeout=0.1, limit=1), 60, "the worker's ping reply", poll=0)

@@ -20,9 +20,10 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 _state: dict[str, Any] = {"dir": None, "node": None, "fd": None, "pid": None}
+_sinks: list[Callable[[dict[str, Any]], None]] = []  # more writers of every event: the flight recorder (lab.recorder)
 
 
 def configure(ledger_dir: str | os.PathLike | None, node: str) -> None:
@@ -30,6 +31,26 @@ def configure(ledger_dir: str | os.PathLike | None, node: str) -> None:
     close()
     _state["dir"] = Path(ledger_dir) if ledger_dir else None
     _state["node"] = node
+
+
+def name_node(node: str) -> None:
+    """Name this process's writer without touching where its file ledger goes (the recorder in a user's worker)."""
+    _state["node"] = node
+
+
+def node_name() -> str | None:
+    return _state["node"]
+
+
+def add_sink(sink: Callable[[dict[str, Any]], None]) -> None:
+    """Send every event to ``sink`` as well (once); a sink must never raise."""
+    if sink not in _sinks:
+        _sinks.append(sink)
+
+
+def remove_sink(sink: Callable[[dict[str, Any]], None]) -> None:
+    if sink in _sinks:
+        _sinks.remove(sink)
 
 
 def close() -> None:
@@ -60,10 +81,13 @@ def _jsonable(value: Any) -> Any:
 
 def write(event: str, **fields: Any) -> None:
     fd = _fd()
-    if fd is None:
+    if fd is None and not _sinks:
         return
     row = {"event": event, "t": time.time(), "pid": os.getpid(), **{k: _jsonable(v) for k, v in fields.items()}}
-    os.write(fd, (json.dumps(row, separators=(",", ":")) + "\n").encode())
+    if fd is not None:
+        os.write(fd, (json.dumps(row, separators=(",", ":")) + "\n").encode())
+    for sink in list(_sinks):
+        sink(row)
 
 
 def read(ledger_dir: Path, offsets: dict[str, int] | None = None) -> Iterator[dict]:
@@ -107,7 +131,15 @@ def _request_fields(task: Any) -> dict[str, Any]:
         "delivery": (getattr(req, "delivery_info", None) or {}).get("routing_key"),
         "redelivered": bool((getattr(req, "delivery_info", None) or {}).get("redelivered")),
         "root_id": getattr(req, "root_id", None),
+        "chord_callback": _chord_callback(req),
     }
+
+
+def _chord_callback(req: Any) -> str | None:
+    """The id of the chord callback this task is a header part of (its request's ``chord``), if any."""
+    chord = getattr(req, "chord", None)
+    options = chord.get("options") if isinstance(chord, dict) else None
+    return options.get("task_id") if isinstance(options, dict) else None
 
 
 def _on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_):
@@ -127,9 +159,19 @@ def _on_publish(sender=None, headers=None, routing_key=None, exchange=None, body
         queue=routing_key,
         exchange=exchange,
         group_id=headers.get("group"),
+        group_index=headers.get("group_index"),
         root_id=headers.get("root_id"),
+        chord_callback=_published_chord_callback(body),
         by=_state["node"],
     )
+
+
+def _published_chord_callback(body: Any) -> str | None:
+    """The chord callback a published header part belongs to (protocol 2: the body's embed carries the chord)."""
+    embed = body[2] if isinstance(body, (list, tuple)) and len(body) == 3 and isinstance(body[2], dict) else {}
+    chord = embed.get("chord")
+    options = chord.get("options") if isinstance(chord, dict) else None
+    return options.get("task_id") if isinstance(options, dict) else None
 
 
 def _on_unknown(sender=None, name=None, id=None, message=None, exc=None, **_):
