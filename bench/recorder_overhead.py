@@ -38,7 +38,12 @@ def trial(size: int, count: int, run_dir: Path, recorder: bool) -> tuple[float, 
         for r in results:
             assert len(r.get(timeout=300)) == size
         took = time.time() - t0
-        recorded = redis.Redis(port=bare.port, db=3).xlen("lab:recorder") if recorder else 0
+        recorded = 0
+        if recorder:  # the last events are written within the flusher's 50 ms: wait for them (bounded), then count
+            store, deadline = redis.Redis(port=bare.port, db=3), time.time() + 2
+            while store.xlen("lab:recorder") < 3 * count * (size + 1) and time.time() < deadline:
+                time.sleep(0.02)
+            recorded = store.xlen("lab:recorder")
     return took, recorded
 
 

@@ -70,6 +70,8 @@ def _fd() -> int | None:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):  # the common case, without a trial encoding
+        return value
     try:
         json.dumps(value)
         return value

@@ -12,8 +12,10 @@ to a capped store the user chooses:
   the last event): on the broker, the backend, or another Redis;
 - ``file:///path/to/folder``: the lab's own file ledger, one JSON Lines file per process.
 
-The store is ``store``, else ``app.conf.lab_recorder``, else the app's broker when it is Redis.  It never
-raises into a task: when the store cannot be written it drops the event, counts it, backs off a second, logs
+The store is ``store``, else ``app.conf.lab_recorder``, else the app's broker when it is Redis.  A Redis store
+is written off the task's path, by a thread of each process every 50 ms (a process killed outright loses at
+most its last 50 ms of events).  It never
+raises into a task: when the store cannot be written it drops the events, counts them, backs off a second, logs
 one warning per process, and writes a ``dropped`` event with the count once it can write again.  Task arguments, kwargs
 and return values are left out unless ``arguments=True``; an error is kept as its type and first 200
 characters.
@@ -21,6 +23,7 @@ characters.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -39,8 +42,9 @@ STREAM = "lab:recorder"  # the stream's key in the store
 MAXLEN = 100_000  # events kept (approximately: Redis trims whole nodes)
 TTL_S = 7 * 24 * 3600  # the stream expires this long after its last event
 BACKOFF_S = 1.0  # after a failed write, drop (and count) events this long before trying again
-EXPIRE_EVERY = 64  # events between renewals of the stream's TTL (per process)
-SOCKET_TIMEOUT_S = 0.25  # a write never holds a task longer than this
+BUFFER = 10_000  # events queued in a process before it drops (and counts) more
+FLUSH_S = 0.05  # a process writes its queued events this often: what a SIGKILL can lose
+SOCKET_TIMEOUT_S = 0.25  # a write to a store that hangs holds the flusher no longer than this
 PRIVATE = ("args", "kwargs", "result")  # kept only with arguments=True
 
 log = logging.getLogger("lab.recorder")
@@ -52,7 +56,9 @@ class RecorderError(LabError):
 
 @dataclass(eq=False)
 class StreamSink:
-    """Every ledger event into a capped Redis stream; never raises, counts what it drops."""
+    """Every ledger event into a capped Redis stream, written off the task's path: an event is queued in memory
+    (at most ``BUFFER`` of them) and a thread of this process writes the queue in one pipeline every
+    ``FLUSH_S``, and at exit.  Never raises; counts what it drops (a full queue, a store that is down)."""
 
     url: str
     stream: str = STREAM
@@ -63,48 +69,70 @@ class StreamSink:
     written: int = 0
     _quiet_until: float = 0.0
     _warned: bool = False
-    _clients: dict[int, Any] = field(default_factory=dict)
+    _pid: int | None = None
+    _client: Any = None
+    _queue: list = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _client(self):
-        pid = os.getpid()  # a forked pool child opens its own connection
-        if pid not in self._clients:
-            import redis
-
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            self._clients = {pid: redis.Redis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT_S,
-                                                       socket_connect_timeout=SOCKET_TIMEOUT_S,
-                                                       retry=Retry(NoBackoff(), 0))}
-        return self._clients[pid]
+    _wake: threading.Event = field(default_factory=threading.Event)
 
     def __call__(self, row: dict[str, Any]) -> None:
-        row = redact(row, self.arguments)
+        if self._pid != os.getpid():  # a forked pool child: its own queue, connection and flusher
+            self._start()
+        line = json.dumps(redact(row, self.arguments), separators=(",", ":"))
         with self._lock:
-            if time.monotonic() < self._quiet_until:
+            if len(self._queue) >= BUFFER:
                 self.dropped += 1
                 return
-            try:
-                pipe = self._client().pipeline(transaction=False)
-                if self.dropped:
-                    pipe.xadd(self.stream, {"e": json.dumps({"event": "dropped", "t": time.time(), "n": self.dropped,
-                                                             "pid": os.getpid(), "worker": row.get("worker")})},
-                              maxlen=self.maxlen, approximate=True)
-                pipe.xadd(self.stream, {"e": json.dumps(row, separators=(",", ":"))}, maxlen=self.maxlen, approximate=True)
-                if self.written % EXPIRE_EVERY == 0:  # the TTL is renewed now and then, not on every event
-                    pipe.expire(self.stream, self.ttl_s)
-                pipe.execute()
-                self.written += 1
-                self.dropped = 0
-            except Exception as e:  # noqa: BLE001 - a recorder must never fail the task it watches
-                self.dropped += 1
-                self._quiet_until = time.monotonic() + BACKOFF_S
-                self._clients.clear()
-                if not self._warned:
-                    self._warned = True
-                    log.warning("lab recorder: cannot write to %s (%s: %s); dropping events and counting them",
-                                _censored(self.url), type(e).__name__, e)
+            self._queue.append(line)
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._queue, self._client, self._wake = [], None, threading.Event()
+        threading.Thread(target=self._flusher, name="lab-recorder", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _flusher(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_S)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued, in one pipeline (and say how many were dropped since the last write)."""
+        with self._lock:
+            lines, self._queue = self._queue, []
+        if not lines:
+            return
+        if time.monotonic() < self._quiet_until:
+            self.dropped += len(lines)
+            return
+        try:
+            if self._client is None:
+                import redis
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+
+                self._client = redis.Redis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT_S,
+                                                    socket_connect_timeout=SOCKET_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+            pipe = self._client.pipeline(transaction=False)
+            if self.dropped:
+                pipe.xadd(self.stream, {"e": json.dumps({"event": "dropped", "t": time.time(), "n": self.dropped,
+                                                         "pid": os.getpid(), "worker": ledger.node_name()})},
+                          maxlen=self.maxlen, approximate=True)
+            for line in lines:
+                pipe.xadd(self.stream, {"e": line}, maxlen=self.maxlen, approximate=True)
+            pipe.expire(self.stream, self.ttl_s)
+            pipe.execute()
+            self.written += len(lines)
+            self.dropped = 0
+        except Exception as e:  # noqa: BLE001 - a recorder must never fail the process it watches
+            self.dropped += len(lines)
+            self._quiet_until = time.monotonic() + BACKOFF_S
+            self._client = None
+            if not self._warned:
+                self._warned = True
+                log.warning("lab recorder: cannot write to %s (%s: %s); dropping events and counting them",
+                            _censored(self.url), type(e).__name__, e)
 
 
 @dataclass(eq=False)
