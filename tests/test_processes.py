@@ -416,3 +416,19 @@ def test_find_redis_server_missing(monkeypatch, tmp_path):
         pass
     with pytest.raises(LabSetupError, match="apt-get install redis-server"):
         find_redis_server()
+
+
+def test_a_stop_signal_landing_in_a_weakref_callback_waits_for_a_safe_point():
+    """Python ignores what a weakref callback raises: a SIGTERM raised there would be lost (a CI run saw the lab
+    finish with exit 0 after one), so the handler delivers it again once it lands outside."""
+    from types import SimpleNamespace
+
+    from lab.runtime.process.processes import _unsafe_point
+
+    def frame(filename: str, name: str, back=None):
+        return SimpleNamespace(f_code=SimpleNamespace(co_filename=filename, co_name=name, co_flags=0x1), f_back=back)
+
+    main = frame("/work/lab/experiments/run.py", "drive")
+    assert _unsafe_point(frame("/usr/lib/python3.11/weakref.py", "remove", main)) == "a weakref callback"
+    assert _unsafe_point(frame("/usr/lib/python3.11/_weakrefset.py", "_remove", main)) == "a weakref callback"
+    assert _unsafe_point(main) is None

@@ -142,6 +142,8 @@ def _unsafe_point(frame) -> str | None:
             return "an import"
         if code.co_name in _UNSAFE_NAMES:
             return code.co_name
+        if code.co_filename.endswith(("/weakref.py", "/_weakrefset.py")):  # a weakref callback: Python ignores what it raises
+            return "a weakref callback"
         if not code.co_flags & _CO_OPTIMIZED and code.co_name != "<module>":
             return "a class body"
         frame = frame.f_back
