@@ -39,7 +39,7 @@ def trial(size: int, count: int, run_dir: Path, recorder: bool) -> tuple[float, 
             assert len(r.get(timeout=300)) == size
         took = time.time() - t0
         recorded = 0
-        if recorder:  # the last events are written within the flusher's 50 ms: wait for them (bounded), then count
+        if recorder:  # the last events are written by the flusher a moment later: wait for them (bounded), then count
             store, deadline = redis.Redis(port=bare.port, db=3), time.time() + 2
             while store.xlen("lab:recorder") < 3 * count * (size + 1) and time.time() < deadline:
                 time.sleep(0.02)

@@ -76,7 +76,8 @@ def run_canvas_scenario(scenario: Scenario, *, seed: int | None = None, reporter
                 shapes = shapes_of(session.app, canvases, scenario)
                 rep.step(f"sending {len(canvases)} canvas(es) as built: " + "; ".join(describe(s) for s in shapes)[:300])
                 result = session.run_example(shapes, canvases=canvases)
-                record = _record(session, scenario, scenario_ref, seed, started_at, result)
+                verdicts = oracle.verdicts_of(result.outcomes)
+                record = _record(session, scenario, scenario_ref, seed, started_at, result, verdicts)
                 records.append(record)
                 recorded = True
             finally:
@@ -84,15 +85,13 @@ def run_canvas_scenario(scenario: Scenario, *, seed: int | None = None, reporter
     finally:
         if not recorded:
             session.discard_artifacts()  # nothing was recorded: leave nothing half-made
-    verdicts = oracle.verdicts_of(result.outcomes)
     return RunResult(record, verdicts, record["outcome"], record["timings"])
 
 
 def _record(session: FuzzSession, scenario: Scenario, scenario_ref: str | None, seed: int, started_at: float,
-            result: Any) -> dict[str, Any]:
+            result: Any, verdicts: list[Any]) -> dict[str, Any]:
     obs = {**result.obs, "seed": seed, "started_at": started_at, "finished_at": time.time(),
            "canvas": [describe(s) for s in result.shapes]}
-    verdicts = oracle.verdicts_of(result.outcomes)
     outcome = summarize(obs["scenario"], verdicts)
     quiesced = obs["quiescence"]["t"]
     timings = {"boot_s": session.boots[0]["s"], **{k: round(v, 4) for k, v in result.timings.items()},

@@ -13,8 +13,8 @@ to a capped store the user chooses:
 - ``file:///path/to/folder``: the lab's own file ledger, one JSON Lines file per process.
 
 The store is ``store``, else ``app.conf.lab_recorder``, else the app's broker when it is Redis.  A Redis store
-is written off the task's path, by a thread of each process every 50 ms (a process killed outright loses at
-most its last 50 ms of events).  It never
+is written off the task's path, by a thread of each process woken by each event (a process killed outright
+loses what it had queued and not yet written: the events of one round trip to the store).  It never
 raises into a task: when the store cannot be written it drops the events, counts them, backs off a second, logs
 one warning per process, and writes a ``dropped`` event with the count once it can write again.  Task arguments, kwargs
 and return values are left out unless ``arguments=True``; an error is kept as its type and first 200
@@ -43,7 +43,6 @@ MAXLEN = 100_000  # events kept (approximately: Redis trims whole nodes)
 TTL_S = 7 * 24 * 3600  # the stream expires this long after its last event
 BACKOFF_S = 1.0  # after a failed write, drop (and count) events this long before trying again
 BUFFER = 10_000  # events queued in a process before it drops (and counts) more
-FLUSH_S = 0.05  # a process writes its queued events this often: what a SIGKILL can lose
 SOCKET_TIMEOUT_S = 0.25  # a write to a store that hangs holds the flusher no longer than this
 PRIVATE = ("args", "kwargs", "result")  # kept only with arguments=True
 
@@ -57,8 +56,9 @@ class RecorderError(LabError):
 @dataclass(eq=False)
 class StreamSink:
     """Every ledger event into a capped Redis stream, written off the task's path: an event is queued in memory
-    (at most ``BUFFER`` of them) and a thread of this process writes the queue in one pipeline every
-    ``FLUSH_S``, and at exit.  Never raises; counts what it drops (a full queue, a store that is down)."""
+    (at most ``BUFFER`` of them) and a thread of this process, woken by it, writes what is queued in one
+    pipeline (so events that come while it writes go together in the next), and at exit.  Never raises;
+    counts what it drops (a full queue, a store that is down)."""
 
     url: str
     stream: str = STREAM
@@ -84,6 +84,8 @@ class StreamSink:
                 self.dropped += 1
                 return
             self._queue.append(line)
+        if not self._wake.is_set():
+            self._wake.set()  # the flusher writes it now; events that come while it writes go in its next pipeline
 
     def _start(self) -> None:
         self._pid = os.getpid()
@@ -93,8 +95,9 @@ class StreamSink:
         atexit.register(self.flush)
 
     def _flusher(self) -> None:
-        while True:
-            self._wake.wait(FLUSH_S)
+        while True:  # waits for an event to write, never polls an empty queue
+            self._wake.wait()
+            self._wake.clear()
             self.flush()
 
     def flush(self) -> None:

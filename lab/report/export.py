@@ -33,7 +33,7 @@ from typing import Any
 
 from lab import records
 from lab.errors import LabError
-from lab.scenario import Scenario, ScenarioError, load, load_file
+from lab.scenario import Scenario, load, load_file
 from lab.scenario.load import finding_path
 from lab.scenario.model import node_config
 
@@ -70,7 +70,8 @@ class Export:
 
 
 def resolve(ref: str) -> tuple[Scenario, dict[str, Any] | None]:
-    """The scenario, and the finding's data when ``ref`` is a finding (its id or its file)."""
+    """The scenario, and the finding's data when ``ref`` is a finding (its id or its file): its FINDING, with
+    the fuzzer's shapes of it (``drawn``: how each chain was built, which a built canvas forgets)."""
     path = Path(ref)
     if not (ref.endswith(".py") or path.exists()) and finding_path(ref) is not None:
         path = finding_path(ref)
@@ -79,13 +80,12 @@ def resolve(ref: str) -> tuple[Scenario, dict[str, Any] | None]:
     if not path.is_file():
         raise ExportError(f"no file at {ref!r}: give a finding id (`ls findings/`), a scenario name "
                           "(`python -m lab list`) or a path to either.")
-    scenario = load_file(path)
+    if "FINDING = " not in path.read_text():
+        return load_file(path), None  # a scenario file, not a finding
     from lab.fuzz import findings as F
 
-    try:
-        return scenario, F.load(str(path))["finding"]
-    except LabError:
-        return scenario, None  # a scenario file, not a finding
+    data = F.load(str(path))  # the file executed once as a scenario, once for its data
+    return data["scenario"], {**data["finding"], "drawn": data["shapes"]}
 
 
 def refusal(s: Scenario) -> str | None:
@@ -142,12 +142,8 @@ def _canvas_of_function(s: Scenario, finding: dict[str, Any] | None) -> tuple[li
         shapes = [S.shape_of(c, app=app) for c in canvases]
     except ValueError as e:
         raise ExportError(f"scenario {s.name!r}: a canvas the oracle cannot read ({e}).") from None
-    if finding is not None:  # the fuzzer's own data says how each chain was built: the finding file's very text
-        from lab.fuzz import findings as F
-
-        drawn = F.load(str(s.source))["shapes"]
-    else:
-        drawn = shapes
+    # the fuzzer's own data says how each chain was built: the finding file's very text
+    drawn = finding["drawn"] if finding is not None else shapes
     env = {"fuzz": lab.apps.fuzz.bind(app), "app": app, **_canvas_names()}
 
     def same(a, b) -> bool:  # the same structure, however each chain was built (inside a group Celery forgets)
@@ -592,7 +588,7 @@ def _readme(s: Scenario, finding: dict[str, Any] | None, worker_lines: list[str]
         from lab.fuzz import findings as F
         from lab.fuzz import strategies as S
 
-        shapes = [S.to_data(x) for x in F.load(str(s.source))["shapes"]]
+        shapes = [S.to_data(x) for x in finding["drawn"]]
         family = F.FAMILIES.get(F.family_of({**finding, "shapes": shapes}) or "")
         if family:
             lines += [f"Mechanism: {family.title}" + (f" (upstream: {family.upstream.split(' (')[0]})" if family.upstream else "")
@@ -638,4 +634,4 @@ def to_json(e: Export) -> str:
                       default=repr)
 
 
-__all__ = ["Export", "ExportError", "export", "refusal", "reproducer_lines", "resolve", "ScenarioError"]
+__all__ = ["Export", "ExportError", "export", "refusal", "reproducer_lines", "resolve"]

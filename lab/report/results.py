@@ -81,13 +81,13 @@ def _config_snippet(sc: dict[str, Any], canvas: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def _finding_ids() -> set[str]:
-    """The ids of the fuzzer's saved findings: their `lab run` records belong to the fuzzing section."""
+def _fuzz_records() -> list[dict[str, Any]]:
+    """The fuzzer's records (``fuzz.jsonl``), read once for the report: its findings' ids and its section."""
     try:
-        from lab.fuzz.findings import latest_records
+        from lab.fuzz.findings import load_records
     except ImportError:
-        return set()
-    return set(latest_records())
+        return []
+    return load_records()
 
 
 def pinned_celery() -> str | None:
@@ -97,7 +97,8 @@ def pinned_celery() -> str | None:
 
 def build(recs: list[dict[str, Any]]) -> str:
     pinned = pinned_celery()
-    finding_ids = _finding_ids()
+    fuzz_recs = _fuzz_records()
+    finding_ids = {r["id"] for r in fuzz_recs if r.get("kind") == "fuzz-finding"}
     finding_runs = [r for r in recs if r.get("scenario") in finding_ids]  # `lab run <finding>`: the fuzzing section's
     recs = [r for r in recs if r.get("scenario") not in finding_ids]
     all_recs = recs
@@ -172,12 +173,13 @@ def build(recs: list[dict[str, Any]]) -> str:
             else:
                 out.append(f"**Fix:** `{fix}` (no stored runs yet).\n")
         out.append(f"Replay: `{rec['replay']}`\n")
-    out += extra_sections(recs, all_recs, finding_runs)
+    out += extra_sections(recs, all_recs, finding_runs, fuzz_recs)
     return "\n".join(out) + "\n"
 
 
 def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
-                   finding_runs: list[dict[str, Any]] | None = None) -> list[str]:
+                   finding_runs: list[dict[str, Any]] | None = None,
+                   fuzz_recs: list[dict[str, Any]] | None = None) -> list[str]:
     """The sections other parts of the lab own: stability, versions, doctor, fuzzing."""
     out: list[str] = []
     try:
@@ -205,7 +207,8 @@ def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
 
         from lab.report.export import reproducer_lines
 
-        section = fuzzing_section(finding_runs=finding_runs, exported=reproducer_lines)
+        section = fuzzing_section(fuzz_recs, finding_runs=finding_runs,
+                                  exported=reproducer_lines)
         if section:
             out += [section, ""]
     except ImportError:
