@@ -11,13 +11,14 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
+import handbuilt
 from conftest import has_traceback, wait_for
+from handbuilt import run_json
 
 from lab.runtime.process import services as brokers
 from lab.runtime.process.processes import ProcessOwner
@@ -62,39 +63,28 @@ print(json.dumps({"callback": r.id, "group": r.parent.id, "headers": [c.id for c
 
 
 def write_shop(root: Path) -> Path:
-    pkg = root / "shop"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "app.py").write_text(textwrap.dedent(APP))
-    (pkg / "send.py").write_text(textwrap.dedent(SEND))
-    return root
+    return handbuilt.write_shop(root, APP, SEND)
 
 
 def worker(owner: ProcessOwner, root: Path, env: dict, name: str, *args: str):
-    node = owner.spawn(name, [sys.executable, "-m", "celery", "-A", "shop.app", "worker", "-l", "INFO",
-                              "--without-mingle", "--without-gossip", "-n", f"{name}@shop", *args], env=env, cwd=root)
-    node.wait_for_log(r"\bready\.", 30)
-    return node
+    return handbuilt.start_worker(owner, root, env, name, *args)
 
 
 def send(root: Path, env: dict, parts: int, seconds: float) -> dict:
-    done = subprocess.run([sys.executable, "-m", "shop.send", str(parts), str(seconds)], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done, ids = run_json(root, env, [sys.executable, "-m", "shop.send", str(parts), str(seconds)], timeout=60)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return ids
 
 
 def doctor(root: Path, env: dict, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run([sys.executable, "-m", "lab", "doctor", "--app", "shop.app:app", "--json", *args], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=120)
+    done, report = run_json(root, env, [sys.executable, "-m", "lab", "doctor", "--app", "shop.app:app", "--json", *args])
     assert not has_traceback(done.stderr), done.stderr
     assert done.returncode in (0, 1, 2), done.stderr
-    return done, json.loads(done.stdout.strip().splitlines()[-1])
+    return done, report
 
 
 def shop_env(root: Path, broker: str, backend: str, **more: str) -> dict:
-    return {**os.environ, "LAB_RESULTS": str(root / "lab-results"), "SHOP_BROKER": broker, "SHOP_BACKEND": backend, "COLUMNS": "120",
-            "PYTHONPATH": os.pathsep.join([str(root), str(PROJECT_ROOT)]), **more}
+    return handbuilt.shop_env(root, SHOP_BROKER=broker, SHOP_BACKEND=backend, **more)
 
 
 @pytest.mark.slow

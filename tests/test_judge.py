@@ -112,7 +112,7 @@ def test_size_key_expired_before_parts_returned():
     o = obs(parts_ran(t=T0 + 4, took=0.005), chord_keys=keys, size_ttls=[{"chord_id": "cb-1", "pttl_ms": 1000, "t": T0 + 1.0}])
     (v,) = judge(o)
     assert (v.verdict, v.cause) == ("stuck", "chord-size-key-missing")
-    assert v.summary.startswith("the chord size key expired 2.0 s before the first part returned")
+    assert v.summary.startswith("the chord size key expired 2.0 s before the first header part returned")
 
 
 def test_all_keys_gone_and_nothing_published_is_unknown():
@@ -191,3 +191,18 @@ def test_the_route_line_is_the_publishing_workers_reading_with_its_source():
     route = [e for e in v.evidence if e.startswith("route")]
     assert route[0].startswith("route (the config of worker w1, which published it): task_routes entry re.compile(")
     assert "w2 → 'celery'" in route[1]
+
+
+def test_each_part_return_re_expires_the_size_key_so_only_a_longer_gap_lets_it_lapse():
+    from lab.judge import size_key_lapse
+
+    ttl = {"t": 100.0, "pttl_ms": 1000}
+    ends = [{"task_id": f"p{i}", "t": 100.0 + 0.8 * (i + 1)} for i in range(3)]  # every 0.8 s: each return in time
+    assert size_key_lapse(ttl, ends) is None
+    late = ends + [{"task_id": "p3", "t": ends[-1]["t"] + 1.5}]  # 1.5 s after the last return: .s lapsed in that gap
+    got = size_key_lapse(ttl, late)
+    assert got["part"]["task_id"] == "p3" and abs(got["expired_at"] - (ends[-1]["t"] + 1.0)) < 1e-9
+    # a returning worker's own chord lifetime (recorded on its end event) decides the next gap
+    longer = ends + [{"task_id": "p3", "t": ends[-1]["t"] + 1.5}]
+    longer[2] = {**longer[2], "chord_expires": [5, "result_chord_expires"]}
+    assert size_key_lapse(ttl, longer) is None

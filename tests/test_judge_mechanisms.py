@@ -38,7 +38,7 @@ def test_size_key_evicted_under_maxmemory_is_named_eviction():
     assert (v.verdict, v.cause) == ("stuck", "chord-key-evicted")
     assert "evicted_keys = 129, maxmemory-policy allkeys-lru" in text(v)
     assert "nemesis: filled db 1" in text(v)
-    assert "would have lived until" in text(v)
+    assert "would have expired" in text(v)
 
 
 def test_size_key_expired_by_its_ttl_stays_chord_size_key_missing():

@@ -63,7 +63,7 @@ def test_short_result_expiry_is_stuck_chord_size_key_missing():
     result, verdicts = run("short-result-expiry")
     (v,) = verdicts
     assert (v["verdict"], v["cause"]) == ("stuck", "chord-size-key-missing")
-    assert "expired" in v["summary"] and "before the first part returned" in v["summary"]
+    assert "expired" in v["summary"] and "before the first header part returned" in v["summary"]
     assert ".s absent now; .j holds 3" in evidence(v)
 
 

@@ -25,19 +25,33 @@ from lab.views.diagnosis import render_overview, render
               help="Seconds to wait for workers to answer `inspect`.")
 @click.option("--log", "logs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A worker log file to search for evidence lines (repeatable).")
+@click.option("--recorder", "recorder", metavar="STORE",
+              help="Where the flight recorder (lab.recorder.install) writes: redis://… or file:///…; default: "
+                   "app.conf.lab_recorder, else the broker when it is Redis; 'none' reads no recorded history.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text.")
 @click.option("--save", is_flag=True, help="Store what was read and judged; `lab show <id>` judges it again.")
+@click.option("--watch", is_flag=True, help="Follow the deployment (the flight recorder, else Celery events and the "
+              "broker): a line each time a chord becomes at risk, recovers or completes; --json: one object a line.")
+@click.option("--for", "for_s", type=click.FloatRange(0.1, None), metavar="SECONDS",
+              help="With --watch: stop after this many seconds (default: until Ctrl-C or SIGTERM).")
 def doctor_cmd(app_ref: str, chords: tuple[str, ...], groups: tuple[str, ...], timeout: float, logs: tuple[Path, ...],
-               as_json: bool, save: bool) -> None:
+               recorder: str | None, as_json: bool, save: bool, watch: bool = False, for_s: float | None = None) -> None:
     """Prove why a chord is stuck in a live deployment; read-only (no message is consumed or acked).
 
     With no --chord/--group: look at the whole deployment for chords at risk.
-    Exit 0: nothing stuck or failed; 1: stuck or failed; 2: cannot tell; 254: bad input."""
+    Exit 0: nothing stuck or failed; 1: stuck or failed; 2: cannot tell; 254: bad input.
+    With --watch: 1 if a chord is at risk or stuck at the end (or failed while watched), 2 if nothing could be followed."""
     from rich.console import Console
+
+    if watch or for_s is not None:  # the body is lab/doctor/watch.py
+        from lab.doctor.watch import check_watch_options, run_watch
+
+        check_watch_options(watch=watch, for_s=for_s, chords=chords, groups=groups, save=save, logs=logs)
+        sys.exit(run_watch(load_app(app_ref), app_ref, recorder=recorder, for_s=for_s, as_json=as_json, timeout=timeout))
 
     t0 = time.time()
     app = load_app(app_ref)
-    dep = Deployment(app, timeout=timeout, log_paths=list(logs))
+    dep = Deployment(app, timeout=timeout, log_paths=list(logs), recorder=recorder)
     try:
         workers = dep.read_workers()
         names = dep.queue_names(workers)

@@ -43,12 +43,13 @@ COMMANDS = {
     "attach": "lab.cli.attach:attach_cmd",
     "compose": "lab.cli.compose:compose_cmd",
     "export": "lab.cli.export:export_cmd",
+    "witness": "lab.cli.witness:witness_cmd",
 }
 
 
 # Commands that write the results store: it is checked once their options are parsed, before
 # they start any process, so an unwritable store is one sentence and exit 254, not a crash mid-run.
-WRITES_STORE = ("run", "fuzz", "replay", "matrix", "attach")
+WRITES_STORE = ("run", "fuzz", "replay", "matrix", "attach", "witness")
 
 
 def _checking_store_first(cmd: click.Command) -> click.Command:

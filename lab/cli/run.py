@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -29,8 +30,11 @@ from lab.views.console import EXIT, ConsoleReporter, json_line, out, print_proof
 @click.option("--canvas", default=None, metavar="PKG.MODULE:FUNC",
               help="With --app: a function that builds (does not send) the chord(s) to send, from your tasks.")
 @click.option("--stand-ins", is_flag=True, help="With --app: replace your tasks' bodies with stand-ins of the same signature.")
+@click.option("--witness", type=click.Choice(["ledger", "recorder", "recorder-broker"]), default="ledger", show_default=True,
+              help="What records the events the judge reads: the lab's file ledger, or the flight recorder "
+                   "(lab.recorder) on a redis-server of the run's own (recorder) or on the scenario's (recorder-broker).")
 def run(scenario: str | None, seed: int | None, as_json: bool, runs: int, celery_versions: str | None, runtime: str,
-        user_app: str | None, worker_lines: tuple[str, ...], canvas: str | None, stand_ins: bool) -> None:
+        user_app: str | None, worker_lines: tuple[str, ...], canvas: str | None, stand_ins: bool, witness: str) -> None:
     """Bring SCENARIO's topology up, send its chords, print verdicts with proof, and record the run.
 
     SCENARIO is a name from `lab list` or a path to a scenario script.  Or give your own project instead:
@@ -45,6 +49,11 @@ def run(scenario: str | None, seed: int | None, as_json: bool, runs: int, celery
         raise click.UsageError("give a SCENARIO (a name from `lab list`, or a script), or --app with --canvas.")
     if celery_versions is not None and runtime != "process":
         raise click.UsageError("--celery runs each version in a local environment; drop --runtime docker to use it.")
+    if witness != "ledger" and celery_versions is not None:
+        raise click.UsageError(f"--witness {witness} runs on this lab's Celery only; drop --celery to use it.")
+    if witness != "ledger" and runtime != "process":
+        raise click.UsageError(f"--witness {witness} needs the run's redis-servers as local processes; "
+                               "drop --runtime docker to use it.")
     if celery_versions is not None:  # the version matrix for one scenario: lab/experiments/matrix.py
         from lab.experiments.matrix import run_across_versions
 
@@ -65,8 +74,11 @@ def run(scenario: str | None, seed: int | None, as_json: bool, runs: int, celery
         out.print(f"[dim]{s.summary()}; expects {s.expect}[/dim]")
         from lab.experiments.run import run_scenario  # imported here: doctor and audit start faster without it
 
-        runner = run_scenario
+        runner = functools.partial(run_scenario, witness=witness)
         if judged_by_oracle(s):  # a canvas of the fuzzer's tasks: judged by the oracle computed from it
+            if witness != "ledger":
+                raise LabSetupError(f"scenario {s.name!r} is a canvas run by the fuzzer's session, which follows the file "
+                                    f"ledger only: run it without --witness {witness}.")
             try:
                 from lab.experiments.canvas_run import run_canvas_scenario  # the fuzzer's stack (hypothesis): only then
             except ImportError as e:
@@ -89,6 +101,10 @@ def run(scenario: str | None, seed: int | None, as_json: bool, runs: int, celery
                   + ", ".join(f"{n} {k}" for k, n in sorted(o["outcomes"].items()))
                   + f"  [dim](boot {tm.get('boot_s', 0):.2f}s, verdict {tm.get('verdict_after_quiesce_s', 0):.2f}s after the header quiesced, "
                     f"{rec['elapsed_s']:.1f}s in all; teardown {tm.get('teardown_s', 0):.2f}s)[/dim]")
+        witnessed = rec["observations"].get("recorder")
+        if witnessed:
+            out.print(f"[dim]witness: the flight recorder ({witnessed.get('events')} events read from {witnessed.get('store')}, "
+                      f"{witnessed.get('dropped')} dropped by its writers, {witnessed.get('read_errors')} failed reads)[/dim]")
         out.print(f"[dim]recorded as {rec['run_id']}; replay: {rec['replay']}; story: python -m lab show {rec['run_id']}[/dim]")
         statuses.append(o["status"])
         if as_json:

@@ -3,7 +3,11 @@
     scenario → topology up → chords sent → (**faults**) → observations → verdict → record
 
 A fault fires once, at its trigger (``after-sent``, ``after-parts-started``,
-``after-parts-ended``) plus its delay.  ``run.py`` calls ``fire`` from its
+``after-parts-ended``) plus its delay.  The delay counts from when the trigger
+happened, by the witness's own clock (the first part's start event, the last
+part's end event), not from when the lab read it: a witness that delivers its
+events later (the flight recorder writes in batches) fires the fault at the
+same moment of the header's run.  ``run.py`` calls ``fire`` from its
 quiesce loop, every poll, so a heal that is due (a worker restarted
 ``restart_after`` seconds after its kill, a pause that lasted ``for`` seconds)
 also happens there.  ``heal_all`` runs before the final probe and heals
@@ -81,7 +85,8 @@ class Nemesis:
         for i, f in enumerate(self.faults):
             if i in self.fired or f.trigger != trigger:
                 continue
-            self.armed_at.setdefault(i, now)
+            if i not in self.armed_at:
+                self.armed_at[i] = min(now, _happened_at(trigger, watch, sent) or now)
             if now - self.armed_at[i] >= f.delay:
                 self.fired.add(i)
                 self._inject(f, watch, sent)
@@ -248,6 +253,18 @@ class Nemesis:
             self._heal(h)
 
 
+
+
+def _happened_at(trigger: str, watch: Any, sent: Any) -> float | None:
+    """When the witness says ``trigger`` happened: the first header part's start, or the last one's end."""
+    if trigger not in ("after-parts-started", "after-parts-ended") or watch is None or not sent:
+        return None
+    header = {h for c in sent for h in c.get("header_ids") or ()}
+    kind = "start" if trigger == "after-parts-started" else "end"
+    times = [e["t"] for e in watch.events if e.get("event") == kind and e.get("task_id") in header and "t" in e]
+    if not times:
+        return None
+    return min(times) if kind == "start" else max(times)
 
 
 def _busy_child(watch: Any, sent: Any, kids: list[int]) -> int | None:

@@ -2,9 +2,12 @@
 
     scenario → runtime up (kept up) → the lab's verdict; doctor and audit asked in their own process → RESULTS.md
 
-``agreement_rows()`` (``python -m lab.experiments.agreement [SCENARIO ...]``) brings each scenario up, leaves
-it up, asks ``lab doctor`` by callback id, by group id and with no id, and ``lab audit``, each as a user would
-(a separate process with the scenario's app), and writes ``results/doctor_agreement.json``.
+``agreement_rows()`` (``python -m lab.experiments.agreement [SCENARIO ...]``) brings each scenario up with the
+flight recorder as its witness (``lab run --witness recorder``: the same verdicts as the file ledger, see
+``experiments/witness.py``), leaves it up, asks ``lab doctor`` by callback id and by group id without the
+recorder's history (``--recorder none``), then by callback id reading it, then once more after every chord key
+and task result of the chords has been made to expire (Redis backends), and ``lab audit``, each as a user
+would (a separate process with the scenario's app), and writes ``results/doctor_agreement.json``.
 """
 
 from __future__ import annotations
@@ -56,8 +59,39 @@ def _agree(lab: tuple[str, str | None], doc: dict[str, Any] | None) -> bool:
     return doc["verdict"] == lab[0] and (lab[1] is None or doc.get("cause") == lab[1])
 
 
+EXPIRE_WAIT_S = 10.0  # how long the chord keys and results may take to expire once given 1 ms to live
+
+
+def expire_chords(result_backend: str, sent: list[dict[str, Any]]) -> dict[str, Any]:
+    """Make every chord key and task result of these chords expire, as ``result_expires`` would have by the time a
+    user asks (``PEXPIRE 1``: Redis counts them in ``expired_keys``); return what was expired and how long it took."""
+    import redis
+
+    client = redis.Redis.from_url(result_backend, socket_timeout=5)
+    try:
+        keys = set()
+        for c in sent:
+            for pattern in (f"*{c.get('group_id')}*", f"*{c['chord_id']}*"):
+                keys.update(client.scan_iter(pattern, count=1000))
+            for tid in c.get("header_ids") or []:
+                keys.update(client.scan_iter(f"*{tid}*", count=1000))
+        for k in keys:
+            client.pexpire(k, 1)
+        t0 = time.time()
+        left = list(keys)
+        while left and time.time() - t0 < EXPIRE_WAIT_S:  # evidence: each key gone, bounded
+            left = [k for k in left if client.exists(k)]
+            if left:
+                time.sleep(0.05)
+        return {"expired": len(keys), "left": [k.decode() for k in left], "waited_s": round(time.time() - t0, 3)}
+    finally:
+        client.close()
+
+
 def agreement_row(name: str, *, seed: int = 0) -> dict[str, Any]:
-    """Run scenario ``name`` up, leave it up, and ask doctor (by callback id, by group id) and audit about it."""
+    """Run scenario ``name`` up with the flight recorder as its witness, leave it up, and ask doctor (by callback
+    id, by group id; then by callback id reading the recorder, and again once every chord key and result has
+    expired) and audit about it."""
     from lab.errors import LabError
     from lab.experiments.live import keep_up
     from lab.scenario import load
@@ -69,12 +103,23 @@ def agreement_row(name: str, *, seed: int = 0) -> dict[str, Any]:
     row: dict[str, Any] = {"scenario": name, "expect": s.expect, "expect_cause": s.expect_cause, "mechanism": s.mechanism}
     t0 = time.time()
     try:
-        with keep_up(s, seed=seed) as live:
+        with keep_up(s, seed=seed, witness="recorder") as live:
             env = {**os.environ, **live.doctor_env()}
             row["lab"] = [{"chord_id": v.chord_id, "verdict": v.verdict, "cause": v.cause} for v in live.verdicts]
-            for key, flag, ids in (("doctor_by_callback", "--chord", [c["chord_id"] for c in live.sent]),
-                                   ("doctor_by_group", "--group", [c["group_id"] for c in live.sent if c.get("group_id")])):
-                argv = ["doctor", "--app", "lab.worker_app:app", "--json"] + [a for i in ids for a in (flag, i)]
+            row["witness"] = "recorder"
+            store = live.recorder_store
+            callbacks = [c["chord_id"] for c in live.sent]
+            asks = [("doctor_by_callback", "--chord", callbacks, "none"),
+                    ("doctor_by_group", "--group", [c["group_id"] for c in live.sent if c.get("group_id")], "none"),
+                    ("doctor_recorder", "--chord", callbacks, store)]
+            backend_url = live.topology.producer_spec.get("result_backend") or ""
+            if store and backend_url.startswith("redis"):
+                asks.append(("doctor_recorder_expired", "--chord", callbacks, store))
+            for key, flag, ids, recorder in asks:
+                if key == "doctor_recorder_expired":
+                    row["expired"] = expire_chords(backend_url, live.sent)
+                argv = (["doctor", "--app", "lab.worker_app:app", "--json", "--recorder", recorder or "none"]
+                        + [a for i in ids for a in (flag, i)])
                 rc, data, elapsed, err = _run_json(argv, env) if ids else (None, None, 0.0, "no ids")
                 row[key] = [{k: d.get(k) for k in ("verdict", "cause", "rule", "likely_cause", "summary")}
                             for d in (data or {}).get("chords") or []]
@@ -90,7 +135,9 @@ def agreement_row(name: str, *, seed: int = 0) -> dict[str, Any]:
         return row
     row["elapsed_s"] = round(time.time() - t0, 1)
     lab = [(x["verdict"], x["cause"]) for x in row["lab"]]
-    for key in ("doctor_by_callback", "doctor_by_group"):
+    for key in ("doctor_by_callback", "doctor_by_group", "doctor_recorder", "doctor_recorder_expired"):
+        if key not in row:
+            continue
         docs = row.get(key) or []
         agree = [_agree(l, docs[i] if i < len(docs) else None) for i, l in enumerate(lab)]
         row[key.replace("doctor_", "agree_")] = sum(agree)
@@ -136,6 +183,14 @@ def agreement_rows(names: list[str] | None = None, *, out: Path | None = None, s
         "scenarios": len(rows), "ran": len(ran), "chords": chords,
         "doctor_by_callback_agree": sum(r["agree_by_callback"] for r in ran),
         "doctor_by_group_agree": sum(r["agree_by_group"] for r in ran),
+        # by callback id reading the recorder, and once every chord key and result expired: scored on stuck chords
+        **{f"{key}_stuck_agree": sum(1 for r in ran for i, x in enumerate(r["lab"])
+                                    if x["verdict"] == "stuck" and i < len(r.get(key) or [])
+                                    and _agree((x["verdict"], x["cause"]), r[key][i]))
+           for key in ("doctor_by_callback", "doctor_recorder", "doctor_recorder_expired")},
+        "stuck_chords": sum(1 for r in ran for x in r["lab"] if x["verdict"] == "stuck"),
+        "stuck_chords_expirable": sum(1 for r in ran if "doctor_recorder_expired" in r for x in r["lab"]
+                                      if x["verdict"] == "stuck"),
         "stuck_on_completed": sum(r["stuck_on_completed_by_callback"] + r["stuck_on_completed_by_group"] for r in ran),
         "audit_scored": sum(1 for r in ran if r["audit_agrees"] is not None),
         "audit_agree": sum(1 for r in ran if r["audit_agrees"]),
@@ -144,6 +199,12 @@ def agreement_rows(names: list[str] | None = None, *, out: Path | None = None, s
                                        + (f" (likely {d['likely_cause']})" if d.get("likely_cause") else "")
                                        for d in r[f'doctor_by_{how}']}) or {"no answer"})
                    for r in ran for how in ("callback", "group") if r[f"agree_by_{how}"] < r["chords"]]
+                  + [f"{r['scenario']}: lab {x['verdict']} · {x['cause']}; doctor {how.replace('_', ' ')} "
+                     f"{r[key][i]['verdict']}" + (f" · {r[key][i]['cause']}" if r[key][i].get("cause") else "")
+                     for r in ran for how, key in (("with the recorder", "doctor_recorder"),
+                                                   ("with the recorder after expiry", "doctor_recorder_expired"))
+                     for i, x in enumerate(r["lab"]) if x["verdict"] == "stuck" and i < len(r.get(key) or [])
+                     and not _agree((x["verdict"], x["cause"]), r[key][i])]
                   + [f"{r['scenario']}: lab {r['lab_outcome']}; audit {'flagged ' + ', '.join(r['audit']['findings']) if r['audit']['flagged'] else 'did not flag it'}"
                      for r in ran if r["audit_agrees"] is False],
     }
@@ -168,8 +229,10 @@ def _main(argv: list[str]) -> int:
         if "skipped" in r:
             print(f"{r['scenario']:34} skipped: {r['skipped']}", flush=True)
             return
+        rec = (f"recorder {r.get('agree_recorder', '-')}/{r['chords']}  "
+               f"expired {r.get('agree_recorder_expired', '-')}/{r['chords']}  ")
         print(f"{r['scenario']:34} lab {r['lab_outcome']:38} doctor(callback) {r['agree_by_callback']}/{r['chords']}  "
-              f"doctor(group) {r['agree_by_group']}/{r['chords']}  audit {'flags' if r['audit']['flagged'] else 'clean'}"
+              f"doctor(group) {r['agree_by_group']}/{r['chords']}  {rec}audit {'flags' if r['audit']['flagged'] else 'clean'}"
               f"{'' if r['audit_agrees'] is None else (' ok' if r['audit_agrees'] else ' MISS')}  {r['elapsed_s']} s", flush=True)
 
     result = agreement_rows(argv or None, on_row=show)

@@ -56,6 +56,11 @@ class LiveSystem:
         name = worker or self.topology.workers[0].spec.name
         return self.run_dir / f"app-{name}.json"
 
+    @property
+    def recorder_store(self) -> str | None:
+        """The flight recorder's store when it is the run's witness (``keep_up(witness="recorder")``)."""
+        return self.topology.producer_spec.get("recorder")
+
     def doctor_env(self, worker: str | None = None) -> dict[str, str]:
         """Environment for ``python -m lab doctor --app lab.worker_app:app`` against this system."""
         return {"LAB_APP": str(self.app_spec_path(worker)), "PYTHONPATH": str(PROJECT_ROOT)}
@@ -67,13 +72,14 @@ class _StepReporter(Reporter):
 
 
 @contextlib.contextmanager
-def keep_up(scenario: Scenario, *, seed: int = 0, on_step=None, keep_dir: bool = False) -> Iterator[LiveSystem]:
+def keep_up(scenario: Scenario, *, seed: int = 0, on_step=None, keep_dir: bool = False,
+            witness: str = "ledger") -> Iterator[LiveSystem]:
     """Bring ``scenario`` up, send its chords, judge them, and yield the system still running.
 
     The run's lifecycle (``lab.runtime.lifecycle``) is the one every run has; nothing is recorded, so the
     run's folder goes with it unless ``keep_dir``."""
     say = on_step or (lambda msg: None)
-    with lifecycle(scenario, ProcessRuntime(), on_step=say, keep_dir=keep_dir) as run:
+    with lifecycle(scenario, ProcessRuntime(), on_step=say, keep_dir=keep_dir, witness=witness) as run:
         topo = run.system
         judged = drive(topo, seed=seed, reporter=_StepReporter(say), started_at=run.started_at)
         say("live: " + ", ".join(f"{n} {k}" for k, n in sorted(judged.outcome["outcomes"].items())))

@@ -12,6 +12,14 @@ found dead; whether a fault planned that is the judge's to say.
 The raw observations are put in the record first and the
 verdicts are derived from them, so ``lab show`` can judge the same record
 again.  Every process is stopped when the function returns, however it returns.
+
+The witness is the file ledger, or with ``witness="recorder"`` the flight recorder
+(``lab.recorder``), installed in the producer and every worker and writing to a
+redis-server of the run's own; the run then follows its stream (``observe.follow``)
+where it would read the ledger's files, and the same judge decides.  The
+observations say which witness it was (``witness``) and, for the recorder, what
+its store said of itself and where it is a weaker witness than the files
+(``recorder``: ``witness_differences``).
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from lab import records
 from lab.observe import ledger
 from lab.observe import probe as observe
 from lab.observe.backend import meta_ttls
+from lab.observe.follow import RecorderWatch
 from lab.observe.routes import read_routes
 from lab.observe.model import ExitedWorker, Observations, Probe, Quiescence, SentChord, TimelineEntry
-from lab.runtime.celery_app import UNRELEASED, build_app, release
+from lab.runtime.celery_app import UNRELEASED, build_app, install_witness, release
 from lab.judge import Verdict, judge, summarize
 from lab.drive.nemesis import Nemesis
 from lab.runtime.process.processes import describe_exit
@@ -78,7 +87,7 @@ def exited_workers(topo: Any) -> list[ExitedWorker]:
     return out
 
 
-def probe_all(topo: Topology, app, sent: list[SentChord], watch: observe.LedgerWatch, quiesced: bool) -> Probe:
+def probe_all(topo: Topology, app, sent: list[SentChord], watch: observe.LedgerWatch | RecorderWatch, quiesced: bool) -> Probe:
     watch.poll()
     queues = observe.known_queues(topo.scenario.to_dict(), sent, watch.events)
     lost = redis_lost(getattr(topo, "redis", None))  # no heal left it down: nobody planned this
@@ -111,13 +120,16 @@ def probe_all(topo: Topology, app, sent: list[SentChord], watch: observe.LedgerW
 
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, reporter: Reporter | None = None,
-                 scenario_ref: str | None = None, runtime: str = "process") -> RunResult:
+                 scenario_ref: str | None = None, runtime: str = "process", witness: str = "ledger",
+                 extra: dict[str, Any] | None = None) -> RunResult:
     """Bring the scenario's topology up on ``runtime`` (process or docker), exercise it, record the run;
-    everything the runtime started is gone on return (``lab.runtime.lifecycle``)."""
+    everything the runtime started is gone on return (``lab.runtime.lifecycle``).  ``witness``: "ledger"
+    or "recorder" (see the module docstring); ``extra``: fields added to the record (an experiment's own)."""
     rep = reporter or Reporter()
     seed = seed if seed is not None else random.randrange(2**31)
-    with lifecycle(scenario, runtime_for(runtime), on_step=rep.step) as run:
-        result = exercise(run.system, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=run.started_at)
+    with lifecycle(scenario, runtime_for(runtime), on_step=rep.step, witness=witness) as run:
+        result = exercise(run.system, seed=seed, reporter=rep, scenario_ref=scenario_ref, started_at=run.started_at,
+                          extra=extra)
         run.recorded = True
     result.timings.update(run.timings)
     return result
@@ -153,11 +165,18 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     timeline += [{"t": w.ready_at, "kind": "ready", "what": w.spec.name} for w in topo.workers]
 
     (run_dir / "ledger").mkdir(parents=True, exist_ok=True)
-    ledger.configure(topo.producer_spec["ledger_dir"], "producer")
-    ledger.connect_signals()
-    app = build_app(topo.producer_spec)
-    _unreleased.append(app)
-    watch = observe.LedgerWatch(Path(topo.producer_spec["ledger_dir"]))
+    store = topo.producer_spec.get("recorder")  # the flight recorder is the witness (--witness recorder)
+    if store:
+        app = build_app(topo.producer_spec)
+        _unreleased.append(app)
+        install_witness(app, topo.producer_spec)
+        watch: observe.LedgerWatch | RecorderWatch = RecorderWatch(store)
+    else:
+        ledger.configure(topo.producer_spec["ledger_dir"], "producer")
+        ledger.connect_signals()
+        app = build_app(topo.producer_spec)
+        _unreleased.append(app)
+        watch = observe.LedgerWatch(Path(topo.producer_spec["ledger_dir"]))
     # a System that fires faults of its own (containers) brings its nemesis; the lab's fires the rest
     nemesis = topo.make_nemesis(scenario.faults, timeline) if isinstance(topo, OwnNemesis) else Nemesis(scenario.faults, topo, timeline)
 
@@ -220,6 +239,7 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
             "topology": topo.describe(), "chords": sent, "size_ttls": size_ttls, "quiescence": quiescence,
             "ledger": list(watch.events), "probe": probe, "timeline": timeline, "routes": routes,
             **({"meta_ttls": meta_history} if scenario.read_after else {}),
+            "witness": topo.producer_spec.get("witness", "recorder") if store else "ledger",
         }
         verdicts = judge(obs)
         # A probe is a consistent snapshot only if the ledger did not move while the broker and
@@ -236,6 +256,8 @@ def drive(topo: Any, *, seed: int, reporter: Reporter | None = None, started_at:
     if last_part_end:
         timings["verdict_after_last_part_s"] = t_verdict - last_part_end
     obs["finished_at"] = t_verdict
+    if isinstance(watch, RecorderWatch):
+        obs["recorder"] = {**watch.summary(), "differences": witness_differences(scenario, obs["witness"])}
     outcome = summarize(obs["scenario"], verdicts)
     timings["elapsed_s"] = t_verdict - started_at
     return Judged(app, sent, obs, verdicts, outcome, timings)
@@ -264,7 +286,7 @@ def _specs_of(scenario: Scenario) -> list[Any]:
 
 
 def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario_ref: str | None = None,
-             started_at: float | None = None) -> RunResult:
+             started_at: float | None = None, extra: dict[str, Any] | None = None) -> RunResult:
     """``drive`` the topology, then record the run: the raw observations beside their verdicts."""
     started_at = started_at or time.time()
     judged = drive(topo, seed=seed, reporter=reporter, started_at=started_at)
@@ -278,15 +300,45 @@ def exercise(topo: Any, *, seed: int, reporter: Reporter | None = None, scenario
         "versions": records.versions(topo.redis.version if topo.redis is not None else None),
         "git": records.git_revision(),
         "replay": records.replay_command(scenario_ref or scenario.name, seed)
-                  + (" --runtime docker" if obs["topology"].get("runtime") == "docker" else ""),
+                  + (" --runtime docker" if obs["topology"].get("runtime") == "docker" else "")
+                  + (f" --witness {obs['witness']}" if obs.get("witness", "ledger") != "ledger" else ""),
         "command": records.command_line(),
         "started_at": started_at, "elapsed_s": round(t_verdict - started_at, 3), "timings": timings,
         "observations": obs,  # raw, stored before (and beside) the judgement
         "verdicts": [v.to_dict() for v in verdicts], "outcome": outcome,
         "run_dir": str(run_dir),
+        **(extra or {}),
     }
     release(app)
     _unreleased.remove(app)
     records.append(record)
     ledger.configure(None, "producer")
     return RunResult(record, verdicts, outcome, timings)
+
+
+# Where the flight recorder is a weaker witness than the file ledger, by the faults that expose it.
+KILLS = ("kill-worker", "kill-pool-child")
+
+
+REDIS_FAULTS = ("restart-redis", "flushdb", "fill-redis", "client-pause")
+
+
+def witness_differences(scenario: Scenario, witness: str = "recorder") -> list[str]:
+    """What the recorder, as this run's witness, may see differently from the file ledger, in sentences."""
+    out = [("events arrive late (each process writes what it queued after the recorder's flush delay, then a round "
+            "trip): the quiet window and the probe's consistency check count from their arrival, not from the moment "
+            "they happened (a fault's delay counts from the event's own time)"),
+           ("the producer's and workers' events are read from one stream, capped at the recorder's MAXLEN, "
+            "where the file ledger keeps every line"),
+           "an error is kept as its first line (200 characters at most)"]
+    kills = sorted({f.kind for f in scenario.faults if f.kind in KILLS})
+    if kills:
+        out.insert(0, f"{' and '.join(kills)}: a SIGKILLed process loses the events it had queued and not yet written "
+                      "(the file ledger has written each line before the signal returns); a lost start also hides the "
+                      "part from the quiescence check, which finds a dead part by the pid of its start event")
+    shared = sorted({f.kind for f in scenario.faults if f.kind in REDIS_FAULTS})
+    if witness == "recorder-broker" and (shared or scenario.redis_options):
+        out.insert(0, "the stream is on the scenario's own redis-server (db 15), so its faults and limits act on it too"
+                      + (f" ({', '.join(shared)})" if shared else "") + ": what they remove or refuse is lost, and the "
+                      "writes they time out are dropped (counted in `dropped`)")
+    return out

@@ -57,7 +57,77 @@ class Verdict:
 def _t(obs: dict, t: float | None) -> str:
     if t is None:
         return "t=?"
+    if obs.get("clock") == "wall":  # doctor's observations: a deployment's own history, in wall-clock time
+        import datetime as _dt
+
+        return "at " + _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + " UTC"
     return f"t={t - obs.get('started_at', t):.2f}s"
+
+
+def _span(obs: dict, a: float | None, b: float | None) -> str:
+    """``between t=1.00s and t=2.00s``, or in wall-clock time ``between 13:20:40.01 and 13:20:46.00 UTC``."""
+    if obs.get("clock") == "wall" and a is not None and b is not None:
+        return f"between {_t(obs, a)[3:-4]} and {_t(obs, b)[3:]}"
+    return f"between {_t(obs, a)} and {_t(obs, b)}"
+
+
+def size_key_lapse(ttl: dict | None, ends: list[dict]) -> dict | None:
+    """Whether the chord's size key ran out by its TTL alone before the last part returned, and where.
+
+    Celery sets ``.s`` as the header is sent, and every part return re-EXPIREs it with the returning worker's
+    chord lifetime (the chord part return script), so ``.s`` lapses only in a gap between two returns (or the
+    send and the first) longer than its lifetime.  A recorded end names that worker's lifetime
+    (``chord_expires``); else the measured one stands for every return.  None: the TTL never ran out first."""
+    walked = _walk_size_key(ttl, ends)
+    return walked if walked and "part" in walked else None
+
+
+def size_key_until(ttl: dict | None, ends: list[dict]) -> float | None:
+    """When ``.s`` expires by its TTL, given the part returns so far: the moment it lapsed, else its last
+    (re-)expiry plus its lifetime (see ``size_key_lapse``)."""
+    walked = _walk_size_key(ttl, ends)
+    return walked["expired_at"] if walked else None
+
+
+def _walk_size_key(ttl: dict | None, ends: list[dict]) -> dict | None:
+    if not ttl or ttl.get("pttl_ms", -2) < 0:
+        return None
+    life = ttl["pttl_ms"] / 1000.0
+    alive, after = ttl["t"] + life, None
+    for e in sorted((e for e in ends if e.get("t") is not None), key=lambda e: e["t"]):
+        if e["t"] > alive:
+            return {"expired_at": alive, "part": e, "after": after, "life": life}
+        life = float(((e.get("chord_expires") or [None])[0]) or ttl["pttl_ms"] / 1000.0)
+        alive, after = e["t"] + life, e
+    return {"expired_at": alive, "life": life}
+
+
+def lapse_when(lapse: dict) -> str:
+    """``1.0 s before the first header part returned (id)``, or before the part whose return found it gone."""
+    ago, part = lapse["part"]["t"] - lapse["expired_at"], lapse["part"]["task_id"]
+    if lapse["after"] is None:
+        return f"{ago:.1f} s before the first header part returned ({part})"
+    return f"{ago:.1f} s before header part {part} returned"
+
+
+def lapse_line(obs: dict, lapse: dict) -> str:
+    part, after = lapse["part"], lapse["after"]
+    since = f"part {after['task_id']} returned" if after else "the header was sent"
+    gap = part["t"] - (after["t"] if after else lapse["expired_at"] - lapse["life"])
+    return (f"ledger: part {part['task_id']} returned {_t(obs, part['t'])}, {gap:.1f} s after {since}: longer than .s "
+            f"lives ({lapse['life']:g} s; each part return re-expires it), so it lapsed {_t(obs, lapse['expired_at'])}")
+
+
+def size_ttl_line(obs: dict, ttl: dict, *, until: bool = True) -> str:
+    """When the chord's size key was set and how long it was to live: measured just after sending (a lab run), or
+    from the flight recorder (the producer's publish of the header, with its chord key lifetime).  ``until``:
+    and when it would have expired with no part return to re-expire it."""
+    expired_at = ttl["t"] + ttl["pttl_ms"] / 1000.0
+    then = f", so with no part return it would have expired {_t(obs, expired_at)}" if until else ""
+    if ttl.get("source") == "recorder":
+        return (f"recorder: {ttl.get('by') or 'the producer'} sent the header {_t(obs, ttl['t'])}, when Celery sets .s to "
+                f"live {ttl['pttl_ms'] / 1000:g} s ({ttl.get('which')}){then}")
+    return f"backend: .s had PTTL {ttl['pttl_ms']} ms {_t(obs, ttl['t'])}{then}"
 
 
 def _short(name: str | None) -> str:
@@ -676,7 +746,7 @@ class Judge:
                 return f"nemesis: {f['what']} {_t(self.obs, f['t'])}, while part {tid} ran in pid {start.get('pid')}"
         for d in (self.obs.get("quiescence") or {}).get("dead_parts") or []:
             if d.get("task_id") == tid and d.get("pid") == start.get("pid"):  # this run of it, not an earlier one
-                return f"process: pid {d.get('pid')}, which ran part {tid}, no longer runs"
+                return f"process: pid {d.get('pid')}, which ran part {tid}, no longer runs{d.get('how') or ''}"
         return None
 
     def worker_backends(self) -> dict[str, dict]:
@@ -708,6 +778,10 @@ class Judge:
             return v
         return None
 
+    def part_ends(self, c: dict) -> list[dict]:
+        parts = set(c.get("header_ids") or [])
+        return [e for e in self.events if e["event"] == "end" and e.get("task_id") in parts]
+
     def _chord_keys_lost(self, v: Verdict, c: dict, keys: dict, first: float | None, last: float | None,
                          no_meta: str) -> Verdict | None:
         """The chord size key is gone, and not by its TTL: evicted, flushed, or lost in a restart."""
@@ -716,19 +790,18 @@ class Judge:
         stats = self.backend.get("stats") or {}
         ttl = self.size_ttls.get(c["chord_id"])
         expired_at = ttl["t"] + ttl["pttl_ms"] / 1000.0 if ttl and ttl.get("pttl_ms", -2) >= 0 else None
-        if expired_at is not None and last is not None and expired_at <= last:
+        if size_key_lapse(ttl, self.part_ends(c)) is not None:
             return None  # its TTL ran out first: chord-size-key-missing says so
         sent_at = c.get("sent_at") or self.obs.get("started_at") or 0
         wiped = [f for f in self.faults() if f.get("t", 0) >= sent_at and (last is None or f["t"] <= last) and (
             (f.get("fault") == "flushdb" and f.get("db") == self.backend_db())
             or (f.get("fault") == "restart-redis" and not f.get("persist")))]
-        common = [f"ledger: the {len(parts)} header parts returned between {_t(self.obs, first)} and {_t(self.obs, last)}",
+        common = [f"ledger: the {len(parts)} header parts returned {_span(self.obs, first, last)}",
                   f"backend: .s absent now; " + (f".j holds {join_key.get('card')} part result(s), written after the loss"
                                                  if join_key.get("type") not in (None, "none") else "no .j either"),
                   "ledger: no worker published the callback; broker: it is in no queue", no_meta]
         if expired_at is not None:
-            common.insert(0, f"backend: .s had PTTL {ttl['pttl_ms']} ms {_t(self.obs, ttl['t'])}: "
-                             f"it would have lived until {_t(self.obs, expired_at)}")
+            common.insert(0, size_ttl_line(self.obs, ttl))
         if wiped:
             f = wiped[0]
             v.verdict, v.cause = "stuck", "backend-data-lost"
@@ -831,16 +904,17 @@ class Judge:
                 v.verdict, v.cause = "stuck", "chord-size-key-missing"
                 ttl = self.size_ttls.get(c["chord_id"])
                 ev = []
-                if ttl and ttl.get("pttl_ms", -2) >= 0:
-                    expired_at = ttl["t"] + ttl["pttl_ms"] / 1000.0
-                    v.summary = (f"the chord size key expired {first - expired_at:.1f} s before the first part returned "
-                                 f"({last - expired_at:.1f} s before the last)") if first and first > expired_at else \
-                        "the chord size key was gone when the last part returned"
-                    ev.append(f"backend: .s had PTTL {ttl['pttl_ms']} ms {_t(self.obs, ttl['t'])}, so it expired {_t(self.obs, expired_at)}")
+                lapse = size_key_lapse(ttl, list(ends.values()))
+                if lapse:
+                    v.summary = f"the chord size key expired {lapse_when(lapse)}, so no return after it could complete the chord"
+                    ev += [size_ttl_line(self.obs, ttl, until=False), lapse_line(self.obs, lapse)]
+                elif ttl and ttl.get("pttl_ms", -2) >= 0:
+                    v.summary = "the chord size key was gone when the last part returned"
+                    ev.append(size_ttl_line(self.obs, ttl))
                 else:
                     v.summary = "the chord size key was missing when the parts returned"
                     ev.append("backend: .s was not seen with a TTL after sending")
-                ev.append(f"ledger: the {len(parts)} header parts returned between {_t(self.obs, first)} and {_t(self.obs, last)}")
+                ev.append(f"ledger: the {len(parts)} header parts returned {_span(self.obs, first, last)}")
                 ev.append(f"backend: .s absent now; .j holds {join_key.get('card')} part result(s) (PTTL {join_key.get('pttl_ms')} ms)")
                 stats = self.backend.get("stats") or {}
                 if stats.get("evicted_keys"):
@@ -857,8 +931,21 @@ class Judge:
                     v.final = False
                     v.summary = "the chord was dispatched (.c is 'done'); the callback has not started yet"
                     return v
-                v.summary = "every chord key is gone and no callback was published: the keys were removed or evicted"
+                lapse = size_key_lapse(self.size_ttls.get(c["chord_id"]), list(ends.values()))
                 stats = self.backend.get("stats") or {}
+                if lapse:
+                    # every key has expired since, and the history says when .s did: before a part returned
+                    v.verdict, v.cause = "stuck", "chord-size-key-missing"
+                    v.summary = (f"the chord size key expired {lapse_when(lapse)}, so no return after it could complete the "
+                                 "chord; every chord key has expired since")
+                    v.evidence = [size_ttl_line(self.obs, self.size_ttls[c["chord_id"]], until=False), lapse_line(self.obs, lapse),
+                                  f"ledger: the {len(parts)} header parts returned {_span(self.obs, first, last)}",
+                                  "backend: no chord key is left (.s, .j, .c absent)"
+                                  + (f"; evicted_keys = {stats['evicted_keys']}" if stats.get("evicted_keys") else
+                                     "; nothing was evicted"),
+                                  "ledger: no worker published the callback; broker: it is in no queue", no_meta]
+                    return v
+                v.summary = "every chord key is gone and no callback was published: the keys were removed or evicted"
                 v.evidence = [f"backend: no .s, no .j; evicted_keys = {stats.get('evicted_keys')}"]
                 return v
             errored = self._part_return_error(v, c, keys, ends, no_meta)

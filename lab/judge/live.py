@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lab.judge import judge
+from lab.judge import judge, size_key_lapse
 from lab.judge.causes import fix_for
 from lab.observe.model import ChordRef, epoch, held_requests
 
@@ -80,6 +80,20 @@ class Reading:
         self.logs = data.get("logs") or {}
         self.t = float(data.get("t") or data.get("started_at") or 0.0)
         self.held = held_requests(self.workers)
+        self.recorded = data.get("recorded") or {}
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The flight recorder's events of this chord, when they can stand as its ledger: a recorder that
+        dropped events, or whose history starts after the chord was sent, proves no absence, so then none."""
+        rec = self.recorded
+        events = rec.get("events") or []
+        if not events or rec.get("dropped") or rec.get("error"):
+            return []
+        sent = [e for e in events if e["event"] == "publish" and e.get("task_id") in self.ref.header_ids]
+        if not sent:  # the producer records nothing: the parts' own events, without their sending
+            return events
+        return events if (rec.get("oldest_t") or 0) <= min(e.get("t") or 0 for e in sent) else []
 
     def meta(self, tid: str | None) -> dict[str, Any] | None:
         return self.metas.get(tid) if tid else None
@@ -147,6 +161,7 @@ def observations(r: Reading) -> dict[str, Any]:
         if h["how"] == "active" and h["task_id"] in {*ref.header_ids, ref.callback_id}:
             events.append({"event": "start", "task_id": h["task_id"], "t": h.get("time_start"), "worker": h["worker"],
                            "args": h.get("args"), "source": "workers"})
+    history = r.history
     unacked = [{"task_id": m.get("task_id"), "name": m.get("name")} for m in r.broker.get("unacked") or []]
     for h in r.held:
         if h["how"] in ("reserved", "scheduled"):
@@ -170,10 +185,13 @@ def observations(r: Reading) -> dict[str, Any]:
     if isinstance(res, dict) and res.get("exc_type") == "NotRegistered":  # a worker received it without the task
         events.append({"event": "unregistered", "task_id": ref.callback_id, "worker": cmeta.get("worker"), "t": t,
                        "source": "backend"})
-    if ((keys.get(".c") or {}).get("value") == "done" and ref.callback_id
+    if ((keys.get(".c") or {}).get("value") == "done" and ref.callback_id and not history
             and not any(e["event"] in ("publish", "start") and e["task_id"] == ref.callback_id for e in events)):
         events.append({"event": "publish", "task_id": ref.callback_id, "queue": chord["callback_queue"],
                        "by": "the worker that returned the last part (.c = done)", "t": None, "source": "backend"})
+    if history:  # the recorder's events are the ledger; what the live state adds is kept where they say nothing
+        said = {(e["event"], e.get("task_id")) for e in history}
+        events = [{**e, "source": "recorder"} for e in history] + [e for e in events if (e["event"], e.get("task_id")) not in said]
     queues = {name: {"length": q.get("length", 0), "messages": [{"task_id": m.get("task_id"), "name": m.get("name")}
                                                                for m in q.get("messages") or []],
                      **({"consumers": q["consumers"]} if "consumers" in q else {})}
@@ -183,7 +201,57 @@ def observations(r: Reading) -> dict[str, Any]:
                          **({"error": r.workers["error"]} if r.workers.get("error") else {})},
              "backend": r.backend, "logs": r.logs}
     return {"run_id": None, "scenario": {"config": {}}, "started_at": r.data.get("started_at", r.t), "chords": [chord],
-            "size_ttls": [], "ledger": events, "probe": probe}
+            "clock": "wall", "size_ttls": recorded_size_ttls(history, cid, ref.header_ids), "ledger": events,
+            "probe": probe, "quiescence": {"dead_parts": dead_parts(r, history)}}
+
+
+def lapsed(obs: dict[str, Any]) -> bool:
+    """The recorded history proves the chord's size key lapsed by its TTL before a part returned."""
+    if not obs["size_ttls"]:
+        return False
+    parts = set(obs["chords"][0]["header_ids"])
+    return size_key_lapse(obs["size_ttls"][0], [e for e in obs["ledger"] if e["event"] == "end"
+                                                and e.get("task_id") in parts]) is not None
+
+
+def recorded_size_ttls(history: list[dict[str, Any]], cid: str, header_ids: list[str]) -> list[dict[str, Any]]:
+    """When the chord's size key was set and how long it was to live, from the recorder: Celery writes ``.s``
+    as the producer sends the header, to live the producer's ``result_chord_expires`` (else ``result_expires``)."""
+    sent = [e for e in history if e["event"] == "publish" and e.get("task_id") in header_ids and e.get("chord_expires")]
+    if not sent:
+        return []
+    first = min(sent, key=lambda e: e.get("t") or 0)
+    seconds, which = first["chord_expires"]
+    if not seconds:
+        return []
+    return [{"chord_id": cid, "t": first["t"], "pttl_ms": int(float(seconds) * 1000), "source": "recorder",
+             "which": which, "by": first.get("by")}]
+
+
+def dead_parts(r: Reading, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recorded starts with no end, in a pid their worker no longer runs (``inspect stats``: its own pid and its
+    pool's): the part died with that process.  A worker that did not answer is left to the judge (gone)."""
+    procs = r.workers.get("processes") or {}
+    ended = {e.get("task_id") for e in history if e["event"] == "end"}
+    out = []
+    for e in history:
+        if e["event"] != "start" or e.get("task_id") in ended or e.get("task_id") not in r.ref.header_ids:
+            continue
+        now = procs.get(e.get("worker"))
+        if now is None or e.get("pid") in [now.get("pid"), *(now.get("pool") or [])]:
+            continue
+        up = now.get("uptime")
+        since = (f"; {e['worker']} now runs pid {now.get('pid')} (pool {', '.join(map(str, now.get('pool') or []))})"
+                 + (f", started {_wall(r.t - float(up))}, after the part started" if up is not None
+                    and r.t - float(up) > (e.get("t") or 0) else ""))
+        out.append({"task_id": e["task_id"], "pid": e.get("pid"), "worker": e.get("worker"), "how": since})
+    return out
+
+
+def _wall(t: float) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- the diagnosis -----------------------------------------------------------------------------------
@@ -208,14 +276,21 @@ def diagnose(data: dict[str, Any]) -> Diagnosis:
 def diagnose_linked(r: Reading) -> Diagnosis:
     """A chord whose group or callback is known."""
     ref = r.ref
-    v = judge(observations(r))[0]
+    obs = observations(r)
+    v = judge(obs)[0]
     verdict = v.verdict if v.final else ("running" if v.verdict == "unknown" else v.verdict)
     d = Diagnosis(ref.asked, verdict, v.cause, v.summary, None, [], [], r.ids())
     own = live_rules(r, d)
     if own is not None:
         d = own
+    elif d.cause == "chord-size-key-missing" and lapsed(obs):
+        d.rule = "judge (recorded history)"  # the recorder says when .s was set and when it lapsed: no inference left
     elif d.cause == "chord-size-key-missing" and r.backend_kind == "redis" and ref.group_id:
         cause, why = why_size_key_gone(r)  # the checker sees .s missing; INFO and the TTLs tell how it went
+        if cause == "chord-size-key-missing" and obs["size_ttls"]:  # the recorded returns came in time: not expiry
+            cause, why = None, ("the recorded part returns each came within .s's lifetime of the one before, so it "
+                                "did not expire: something removed it (a producer or workers on another backend, a "
+                                "flush, a client)")
         d.summary = f"{d.summary}: {why}"
         if cause is None:
             d.verdict, d.cause, d.rule, d.likely_cause = "unknown", None, "doctor", "backend-data-lost"
@@ -229,6 +304,10 @@ def diagnose_linked(r: Reading) -> Diagnosis:
     if weaker is not None:
         d = weaker
     d.evidence = evidence(r, d)
+    if r.history and d.rule.startswith("judge") and d.verdict == verdict:  # the checker decided on the recorded history
+        d.rule = "judge (recorded history)"
+        d.evidence = list(dict.fromkeys([ln.replace("ledger: ", "recorder: ", 1) for ln in v.evidence] + d.evidence))
+    d.evidence += recorder_lines(r)
     if d.verdict == "unknown" and not d.missing:
         d.missing = missing(r)
     queue = waiting_queue(r) or r.route(ref.callback_task)
@@ -344,9 +423,28 @@ def _by_elimination(r: Reading, each: list[Diagnosis]) -> Diagnosis:
                      [ask], ids, rule="doctor")
 
 
+def recorder_lines(r: Reading) -> list[str]:
+    """What the flight recorder's history is worth here, in one line (none where there is no recorder)."""
+    rec = r.recorded
+    if not rec:
+        return []
+    n, where = len(rec.get("events") or []), rec.get("store")
+    if rec.get("error"):
+        return [f"recorder: its store {where} could not be read ({rec['error']}): judged on the live state alone"]
+    if rec.get("dropped"):
+        return [f"recorder: {n} event(s) of this chord in {where}, but it dropped {rec['dropped']} event(s) (its store "
+                "was unreachable), so what it lacks proves nothing: judged on the live state, its events link ids only"]
+    if n and not r.history:
+        return [f"recorder: its history in {where} starts after this chord was sent (trimmed or expired): its events "
+                "link ids only"]
+    return [f"recorder: {n} event(s) of this chord in {where}, none dropped"] if n else \
+        [f"recorder: no event of this chord in {where} (was install(app) in the producer and the workers when it ran?)"]
+
+
 def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:
     """Verdicts the live state proves where the lab's checker, built for a run's ledger, cannot decide."""
-    if d.verdict in ("completed", "failed") or (d.verdict == "stuck" and d.cause not in WEAK_WITHOUT_LEDGER):
+    weak = set() if r.history else WEAK_WITHOUT_LEDGER  # the recorder's history is a ledger: its absences prove
+    if d.verdict in ("completed", "failed") or (d.verdict == "stuck" and d.cause not in weak):
         return None
     ref = r.ref
     keys = r.keys
@@ -416,6 +514,15 @@ def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:
         err_s = f"{err.get('exc_type')}: {err.get('exc_message')}" if isinstance(err, dict) else str(err)
         return decided("header-part-failed", f"header part {tid} raised ({err_s}), so Celery marked the chord's callback "
                                              "FAILURE with ChordError and dropped its size key", "failed")
+    # 3b. the recorder saw a part fail, and its chord's keys and results are gone since: Celery failed the chord
+    raised = [e for e in r.history if e["event"] == "end" and e.get("task_id") in ref.header_ids
+              and e.get("state") == "FAILURE"]
+    if raised and not cmeta and not keys:
+        e = raised[0]
+        return decided("header-part-failed", f"header part {e['task_id']} raised on {e.get('worker')} (the recorder saw it end "
+                                             f"FAILURE{': ' + e['error'] if e.get('error') else ''}), so Celery marked the "
+                                             "chord's callback FAILURE with ChordError; that result and the chord keys are "
+                                             "gone since (expired or removed), so its state reads PENDING now", "failed")
     # 4. every part returned, yet no dispatch: the count could not complete
     done_at = [epoch((r.meta(t) or {}).get("date_done")) for t in ref.header_ids]
     if (r.backend_kind == "redis" and ref.header_ids and not keys and not cmeta and all(done_at)
@@ -576,6 +683,14 @@ def route_line(r: Reading, task: str, waiting_q: str | None) -> str:
     """How the app given routes ``task``, and, where the message waits elsewhere, that something else routed it."""
     said = r.conf["route_explanations"][task]
     routed = r.route(task)
+    pub = next((e for e in r.history if e["event"] == "publish" and e.get("task_id") == r.ref.callback_id
+                and e.get("name") == task), None)
+    if pub and routed and pub.get("queue") != routed and pub.get("by"):
+        own = ((r.workers.get("conf") or {}).get(pub["by"]) or {}).get("task_routes")
+        return (f"route: the recorder saw {pub['by']} publish it to {pub.get('queue')!r}, and the app given routes it to "
+                f"{routed!r} ({said}): {pub['by']} routed it with its own config"
+                + (f" (inspect conf: task_routes = {own!r})" if own else
+                   " (or the signature's own options: its task_routes are not readable by inspect conf)"))
     if waiting_q and routed and routed != waiting_q:
         return (f"route: the app given routes {task!r} to {routed!r} ({said}), but its message waits in {waiting_q!r}: "
                 "it was routed by something this app does not hold (the signature's own options, e.g. "

@@ -19,11 +19,16 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _state: dict[str, Any] = {"dir": None, "node": None, "fd": None, "pid": None}
 _sinks: list[Callable[[dict[str, Any]], None]] = []  # more writers of every event: the flight recorder (lab.recorder)
+# whether anyone keeps task arguments, kwargs and results (the file ledger, or a sink without ``arguments=False``):
+# when nobody does, the handlers do not build them
+_private = {"wanted": False}
+_PLAIN = (str, int, float, bool)
 
 
 def configure(ledger_dir: str | os.PathLike | None, node: str) -> None:
@@ -31,6 +36,7 @@ def configure(ledger_dir: str | os.PathLike | None, node: str) -> None:
     close()
     _state["dir"] = Path(ledger_dir) if ledger_dir else None
     _state["node"] = node
+    _wants_private()
 
 
 def name_node(node: str) -> None:
@@ -46,11 +52,18 @@ def add_sink(sink: Callable[[dict[str, Any]], None]) -> None:
     """Send every event to ``sink`` as well (once); a sink must never raise."""
     if sink not in _sinks:
         _sinks.append(sink)
+    _wants_private()
 
 
 def remove_sink(sink: Callable[[dict[str, Any]], None]) -> None:
     if sink in _sinks:
         _sinks.remove(sink)
+    _wants_private()
+
+
+def _wants_private() -> None:
+    """A sink says it drops arguments, kwargs and results with ``arguments = False``; any other sink gets them."""
+    _private["wanted"] = _state["dir"] is not None or any(getattr(s, "arguments", True) for s in _sinks)
 
 
 def close() -> None:
@@ -85,11 +98,12 @@ def write(event: str, **fields: Any) -> None:
     fd = _fd()
     if fd is None and not _sinks:
         return
-    row = {"event": event, "t": time.time(), "pid": os.getpid(), **{k: _jsonable(v) for k, v in fields.items()}}
+    row = {"event": event, "t": time.time(), "pid": os.getpid(),
+           **{k: v if v is None or type(v) in _PLAIN else _jsonable(v) for k, v in fields.items()}}
     if fd is not None:
         os.write(fd, (json.dumps(row, separators=(",", ":")) + "\n").encode())
-    for sink in list(_sinks):
-        sink(row)
+    for sink in tuple(_sinks):
+        sink(row)  # the same dict for every sink: a sink must not change it
 
 
 def read(ledger_dir: Path, offsets: dict[str, int] | None = None) -> Iterator[dict]:
@@ -124,14 +138,16 @@ def connect_signals() -> None:
 
 def _request_fields(task: Any) -> dict[str, Any]:
     req = task.request
+    chord = getattr(req, "chord", None)
+    delivery = getattr(req, "delivery_info", None) or {}
     return {
         "name": task.name,
         "group_id": getattr(req, "group", None),
         "group_index": getattr(req, "group_index", None),
-        "in_chord": getattr(req, "chord", None) is not None,
+        "in_chord": chord is not None,
         "worker": getattr(req, "hostname", None) or _state["node"],
-        "delivery": (getattr(req, "delivery_info", None) or {}).get("routing_key"),
-        "redelivered": bool((getattr(req, "delivery_info", None) or {}).get("redelivered")),
+        "delivery": delivery.get("routing_key"),
+        "redelivered": bool(delivery.get("redelivered")),
         "root_id": getattr(req, "root_id", None),
         "chord_callback": _chord_callback(req),
     }
@@ -145,11 +161,17 @@ def _chord_callback(req: Any) -> str | None:
 
 
 def _on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_):
-    write("start", task_id=task_id, args=list(args or ()), kwargs=kwargs or {}, **_request_fields(task))
+    if _private["wanted"]:
+        write("start", task_id=task_id, args=list(args or ()), kwargs=kwargs or {}, **_request_fields(task))
+    else:  # nobody keeps them: not built, not encoded
+        write("start", task_id=task_id, **_request_fields(task))
 
 
 def _on_postrun(sender=None, task_id=None, task=None, retval=None, state=None, **_):
-    write("end", task_id=task_id, state=state, result=retval, **_request_fields(task))
+    if _private["wanted"]:
+        write("end", task_id=task_id, state=state, result=retval, **_request_fields(task))
+    else:
+        write("end", task_id=task_id, state=state, **_request_fields(task))
 
 
 def _on_publish(sender=None, headers=None, routing_key=None, exchange=None, body=None, **_):

@@ -39,6 +39,7 @@ from typing import Any
 from lab.observe.config import AuditError, backend_kind, broker_kind, chord_expires, explain_route, redact, routed_queue
 from lab.observe import backend as backend_reader
 from lab.observe.probe import worker_log_lines
+from lab.observe.recorder import default_store, recorded_events
 from lab.observe.broker import (CHORD_UNLOCK, RedisNaming, bound_queues, names_chord, peek_redis, rabbitmq_counts,
                                 unlock_callback_id, unlock_header_ids)
 from lab.observe.model import ChordRef, held_requests
@@ -57,8 +58,10 @@ class DeploymentError(AuditError):
 class Deployment:
     """Read-only access to a user's live broker, workers and result backend (every read cached)."""
 
-    def __init__(self, app, *, timeout: float = 1.0, log_paths: list[Path] | None = None):
+    def __init__(self, app, *, timeout: float = 1.0, log_paths: list[Path] | None = None, recorder: str | None = None):
         self.app = app
+        # the flight recorder's store: given, else where install(app) writes by default; "none": not read
+        self.recorder_store = None if recorder == "none" else (recorder or default_store(app))
         self.timeout = timeout
         self.log_paths = list(log_paths or [])
         self.broker_kind = broker_kind(app)
@@ -83,7 +86,8 @@ class Deployment:
 
     def read_workers(self) -> dict[str, Any]:
         try:
-            out = read_workers(self.app, self.expected_workers(), self.timeout, held=True, ping=True, conf=True)
+            out = read_workers(self.app, self.expected_workers(), self.timeout, held=True, ping=True, conf=True,
+                               processes=True)
         except Exception as e:  # the broker is unreachable: say so
             raise DeploymentError(f"cannot reach the broker {redact(self.app.conf.broker_url)} "
                                   f"({type(e).__name__}: {e}); run doctor where the workers' broker is reachable.") from None
@@ -180,6 +184,23 @@ class Deployment:
             return {"kind": self.backend_kind, "metas": {}, "error": f"{type(e).__name__}: {e}"}
         return {"kind": self.backend_kind, "metas": {}}
 
+    # the flight recorder
+    def recorded(self, ids: set[str]) -> dict[str, Any] | None:
+        """What the flight recorder kept of these ids (``lab.recorder``), or None where there is no recorder."""
+        if not self.recorder_store or not ids:
+            return None
+        where = redact(self.recorder_store)
+        try:
+            got = recorded_events(self.recorder_store, ids=ids)
+        except Exception as e:  # the store is down: the diagnosis goes on without it, and says so
+            self.reads.append(f"the flight recorder's store {where} could not be read ({type(e).__name__})")
+            return {"store": where, "events": [], "dropped": 0, "oldest_t": None, "error": f"{type(e).__name__}: {e}"}
+        if got.get("oldest_t") is None:  # no stream at all: no recorder installed here (or its history expired)
+            return None
+        self.reads.append(f"{len(got['events'])} event(s) of the flight recorder ({where})"
+                          + (f"; it dropped {got['dropped']}" if got.get("dropped") else ""))
+        return {**got, "store": where}
+
     def logs(self) -> dict[str, list[str]]:
         return worker_log_lines({p.name: p for p in self.log_paths}) if self.log_paths else {}
 
@@ -211,9 +232,13 @@ def _held_as_found(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**h, "where": f"worker {h['worker']} ({h['how']})"} for h in held]
 
 
-def resolve(dep: Deployment, ident: str, hint: str, broker: dict[str, Any], workers: dict[str, Any]) -> ChordRef:
+def resolve(dep: Deployment, ident: str, hint: str, broker: dict[str, Any], workers: dict[str, Any],
+            recorded: list[dict[str, Any]] | None = None) -> ChordRef:
     """From one id (callback, group or header part), the chord's group, header ids and callback."""
     ref = ChordRef(asked=ident)
+    if recorded and link_recorded(ref, recorded):  # the recorder's history names the chord: keys and metas may be gone
+        _complete(dep, ref, list(broker.get("found") or []), held_requests(workers), None)
+        return ref
     found = list(broker.get("found") or [])
     held = held_requests(workers)
     meta = dep.meta(ident)
@@ -290,6 +315,33 @@ def resolve(dep: Deployment, ident: str, hint: str, broker: dict[str, Any], work
     if ref.group_id is not None:
         _complete(dep, ref, found, held, group)
     return ref
+
+
+def link_recorded(ref: ChordRef, events: list[dict[str, Any]]) -> bool:
+    """Link ``ref.asked`` to its chord from the flight recorder's events: a header part's publish, start and end
+    name its group and its chord's callback; the callback's publish names its task and queue.  False when no
+    recorded event puts the id in a chord."""
+    ident = ref.asked
+    part = next((e for e in events if e.get("chord_callback")
+                 and ident in (e.get("task_id"), e.get("group_id"), e.get("chord_callback"))), None)
+    if part is None:
+        return False
+    callback, gid = part["chord_callback"], part.get("group_id")
+    ref.asked_is = "callback" if ident == callback else "group" if ident == gid else "header"
+    ref.group_id, ref.callback_id = gid, callback
+    members = [e for e in events if e.get("chord_callback") == callback and e.get("group_id") == gid]
+    by_index = sorted(members, key=lambda e: (e.get("group_index") is None, e.get("group_index") or 0, e.get("t") or 0))
+    ref.header_ids = list(dict.fromkeys(e["task_id"] for e in by_index if e.get("task_id")))
+    published = {e["task_id"] for e in members if e["event"] == "publish"}
+    ref.size = len(published) or None  # the producer's recorder saw every part sent
+    ref.header_task = next((e.get("name") for e in members if e.get("name")), None)
+    cb = next((e for e in events if e.get("task_id") == callback and e.get("name")), None)
+    ref.callback_task = (cb or {}).get("name") or part.get("chord_callback_task")
+    ref.how.append(f"the flight recorder links {ident}: {len(published) or 'no'} header part publish(es) and "
+                   f"{sum(e['event'] == 'start' for e in members)} start(s) name group {gid} and callback {callback}"
+                   + (f", and {cb.get('by') or cb.get('worker')} recorded the callback's {cb['event']}" if cb else
+                      "; no event of the callback itself was recorded"))
+    return True
 
 
 def _complete(dep: Deployment, ref: ChordRef, found: list[dict], held: list[dict], group) -> None:
@@ -416,13 +468,21 @@ def read_chord(dep: Deployment, ident: str, hint: str, workers: dict[str, Any], 
                        config=config_facts(dep.app, []), t=time.time())
         return reading
     broker = dep.read_broker(names, {ident}, {ident})
-    ref = resolve(dep, ident, hint, broker, workers)
+    recorded = dep.recorded({ident})
+    ref = resolve(dep, ident, hint, broker, workers, (recorded or {}).get("events"))
     if ref.group_id and (ref.group_id != ident or ref.callback_id):  # search again, now for every id of the chord
         want = {ident, *(i for i in (ref.callback_id, *ref.header_ids) if i)}
         broker = dep.read_broker(names, want, {ref.group_id})
         if ref.callback_id is None:
-            ref = resolve(dep, ident, hint, broker, workers)
+            ref = resolve(dep, ident, hint, broker, workers, (recorded or {}).get("events"))
+    if recorded is not None and ref.group_id and not recorded.get("error"):  # the whole chord's history, every id
+        recorded = dep.recorded({ident, ref.group_id, *(i for i in (ref.callback_id, *ref.header_ids) if i)}) or recorded
+        elsewhere = {e.get("queue") for e in recorded["events"] if e["event"] == "publish" and e.get("queue")} - names
+        if elsewhere:  # a queue only a worker's own config routes to (the app given knows nothing of it): read it too
+            names = names | elsewhere
+            broker = dep.read_broker(names, {ident, *(i for i in (ref.callback_id, *ref.header_ids) if i)}, {ref.group_id})
     reading["broker"] = broker
+    reading["recorded"] = recorded
     if ref.group_id is None and ref.callback_id is None and hint != "group":
         reading["candidates"] = [_read_one(dep, ChordRef(gid, group_id=gid, asked_is="group", how=[how]), broker, workers)
                                  for gid, how in _candidate_groups(dep, broker, workers, ident)]

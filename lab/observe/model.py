@@ -295,6 +295,8 @@ class Observations(TypedDict, total=False):
     routes: list[RouteReading]  # where each publisher routes each task, and why (read when the chords were sent)
     meta_ttls: list[dict[str, Any]]  # callbacks' result-meta PTTLs while the final read was held (read_after): task_id, pttl_ms, t
     finished_at: float  # when the verdicts were final (set after judging)
+    witness: str  # what recorded ``ledger``: "ledger" (the file ledger; older records lack the key) or "recorder"
+    recorder: dict[str, Any]  # with the recorder as witness: its store, events read, dropped, read errors, differences
 
 
 # -- a live reading -------------------------------------------------------

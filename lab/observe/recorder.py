@@ -3,23 +3,37 @@
     a user's deployment → (the recorder's store) → **observe/recorder.py** → ledger events → the judge
 
 The events have the ledger's own form (``observe.model.LedgerEvent``), so whatever reads a run's ledger
-reads them too.  ``recorded_events`` reads a Redis stream (bounded: the newest ``limit`` events) or a
-folder of JSON Lines, and keeps the events of the tasks asked for (by task id, group id or chord
-callback id) with what the recorder says of itself: how many events it dropped, and the oldest event it
-still holds (older history was trimmed or expired).
+reads them too.  ``recorded_events`` reads a Redis stream (bounded: the newest ``limit`` events, whatever
+the entries that hold them: a batch of one process's events, field ``b``, or one event, field ``e``, as the
+recorder wrote them before it batched) or a folder of JSON Lines, and keeps the events of the tasks asked
+for (by task id, group id or chord callback id) with what the recorder says of itself: how many events it
+dropped, and the oldest event it still holds (older history was trimmed or expired).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlparse
 
 from lab.observe import ledger
 
 STREAM = "lab:recorder"
-LIMIT = 100_000
+LIMIT = 100_000  # events
+PAGE = 1_000  # stream entries read in one round trip, at most
+PER_ENTRY = 10  # events a stream entry holds, guessed before the first page (the recorder's batches hold up to 10)
+
+
+def default_store(app) -> str | None:
+    """Where ``lab.recorder.install(app)`` writes when given no store: ``app.conf.lab_recorder``, else the app's
+    broker when it is Redis (so doctor, given the same app, reads where the workers wrote)."""
+    given = app.conf.get("lab_recorder")
+    if given:
+        return str(given)
+    url = str(app.conf.broker_url or "")
+    return url if urlparse(url).scheme in ("redis", "rediss") else None
 
 
 def recorded_events(store: str, *, ids: Iterable[str] = (), stream: str = STREAM, limit: int = LIMIT) -> dict[str, Any]:
@@ -33,7 +47,7 @@ def recorded_events(store: str, *, ids: Iterable[str] = (), stream: str = STREAM
 
         client = redis.Redis.from_url(store, socket_timeout=5)
         try:
-            rows = [json.loads(fields[b"e"]) for _, fields in reversed(client.xrevrange(stream, count=limit))]
+            rows = _newest(client, stream, limit)
         finally:
             client.close()
     wanted = set(ids)
@@ -49,3 +63,34 @@ def recorded_events(store: str, *, ids: Iterable[str] = (), stream: str = STREAM
     rows.sort(key=lambda r: r.get("t", 0))
     return {"events": [r for r in rows if r.get("event") != "dropped"], "dropped": dropped, "oldest_t": oldest,
             "store": store}
+
+
+def _newest(client, stream: str, limit: int) -> list[dict[str, Any]]:
+    """The stream's newest ``limit`` events, oldest first, read newest entry first: each page as many entries as
+    the events still wanted take at the entries' size so far (at most ``PAGE``), so about ``limit`` are decoded."""
+    rows: list[dict[str, Any]] = []  # newest first
+    top, entries = "+", 0
+    while len(rows) < limit:
+        per_entry = len(rows) // entries if entries else PER_ENTRY
+        count = max(1, min(PAGE, -(-(limit - len(rows)) // max(1, per_entry))))
+        page = client.xrevrange(stream, max=top, count=count)
+        entries += len(page)
+        for _, fields in page:
+            if b"b" in fields:
+                rows.extend(reversed(json.loads(fields[b"b"])))
+            elif b"e" in fields:
+                rows.append(json.loads(fields[b"e"]))
+        if len(page) < count:
+            break
+        top = _before(page[-1][0])
+        if top is None:
+            break
+    return rows[:limit][::-1]
+
+
+def _before(entry_id: bytes) -> str | None:
+    """The greatest stream id below ``entry_id`` (an inclusive bound for the next page; Redis 5 has no ``(``)."""
+    ms, seq = (int(x) for x in entry_id.decode().split("-"))
+    if seq:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{2 ** 64 - 1}" if ms else None

@@ -7,7 +7,9 @@ broadcasts: ``ping``, ``active_queues``, ``registered``, and (``held=True``)
 ``active``, ``reserved`` and ``scheduled``: a header part a worker holds is in
 flight whether or not ``task_track_started`` is on; and (``conf=True``) the
 few settings each worker really runs with (``inspect conf``: Celery censors
-passwords), so a backend the workers write to is read, not assumed.  Each broadcast returns as
+passwords), so a backend the workers write to is read, not assumed; and (``processes=True``) each worker's
+pids and uptime (``inspect stats``), so a part that started in a pid the worker no longer runs is known
+to have died with it.  Each broadcast returns as
 soon as the expected number of workers has answered.
 """
 
@@ -20,11 +22,11 @@ from lab.observe.model import HELD_KINDS, held_requests  # noqa: F401 (read here
 
 # The settings of a worker that decide where a chord's keys go and how long they live (new and old names).
 WORKER_CONF_KEYS = ("result_backend", "CELERY_RESULT_BACKEND", "result_expires", "CELERY_TASK_RESULT_EXPIRES",
-                    "result_chord_join_timeout", "task_ignore_result", "task_track_started")
+                    "result_chord_join_timeout", "task_ignore_result", "task_track_started", "task_routes")
 
 
 def read_workers(app, expected: int | None, timeout: float = 1.0, *, held: bool = False,
-                 ping: bool = False, conf: bool = False) -> dict[str, Any]:
+                 ping: bool = False, conf: bool = False, processes: bool = False) -> dict[str, Any]:
     """Which queues each live worker consumes, what it has registered, and (``held``) what it holds.
 
     ``ping`` first asks who is there (doctor does not know how many workers to
@@ -48,6 +50,10 @@ def read_workers(app, expected: int | None, timeout: float = 1.0, *, held: bool 
         if conf:
             got = (insp.conf(with_defaults=False) or {}) if active else {}
             out["conf"] = {w: {k: c[k] for k in WORKER_CONF_KEYS if k in c} for w, c in got.items() if isinstance(c, dict)}
+        if processes:
+            got = (insp.stats() or {}) if active else {}
+            out["processes"] = {w: {"pid": s.get("pid"), "pool": list((s.get("pool") or {}).get("processes") or []),
+                                    "uptime": s.get("uptime")} for w, s in got.items() if isinstance(s, dict)}
     except Exception as e:  # the broker went away: say so, judge later
         out.setdefault("consumers", {})
         out.setdefault("registered", {})

@@ -5,20 +5,27 @@
 Inside the lab every proof rests on the ledger (``lab.observe.ledger``), the witness kept apart from
 Celery.  ``install(app)`` puts the same witness in a deployment the lab did not start: the same Celery
 signals, the same events (a task published, with its queue and exchange; started; ended, with its state;
-discarded as unregistered; rejected; each with its group id, group index and chord callback id), written
-to a capped store the user chooses:
+discarded as unregistered; rejected; each with its group id, group index and chord callback id; a header
+part's publish also with the installing app's chord key lifetime, ``chord_expires``: ``[seconds or None,
+"result_chord_expires" or "result_expires"]``), written to a capped store the user chooses:
 
 - ``redis://host:port/db`` (a Redis stream, ``XADD ... MAXLEN ~ maxlen``, the key expiring ``ttl_s`` after
-  the last event): on the broker, the backend, or another Redis;
+  the last event): on the broker, the backend, or another Redis.  An entry holds a batch of one process's
+  events (field ``b``, a JSON array of at most ``BATCH``), so ``maxlen`` counts entries: the stream keeps
+  at least ``maxlen`` events, and up to ``BATCH`` times as many when every write is a full batch (a process
+  recording 50 events a second or more; about 440 bytes an event in Redis);
 - ``file:///path/to/folder``: the lab's own file ledger, one JSON Lines file per process.
 
 The store is ``store``, else ``app.conf.lab_recorder``, else the app's broker when it is Redis.  A Redis store
-is written off the task's path, by a thread of each process woken by each event (a process killed outright
-loses what it had queued and not yet written: the events of one round trip to the store).  It never
-raises into a task: when the store cannot be written it drops the events, counts them, backs off a second, logs
-one warning per process, and writes a ``dropped`` event with the count once it can write again.  Task arguments, kwargs
-and return values are left out unless ``arguments=True``; an error is kept as its type and first 200
-characters.
+is written off the task's path, by a thread of each process that the first event of a batch wakes and that
+writes, ``FLUSH_S`` later, whatever has been queued by then, in one pipeline; and at exit, a pool child's
+included (a process killed outright loses what it had not yet written: at most ``FLUSH_S`` of its events).
+It never raises into a task: when the store cannot be written it drops that write's events and counts them,
+logs one warning per process, keeps what comes next queued (up to ``BUFFER``; more is dropped and counted)
+and tries again ``BACKOFF_S`` later, every ``BACKOFF_S`` while it has a count to give: the first write that
+succeeds starts with a ``dropped`` event saying how many were lost.  Task arguments, kwargs and return
+values are left out unless ``arguments=True`` (and not even built when nobody keeps them); an error is kept
+as its type and first 200 characters.
 """
 
 from __future__ import annotations
@@ -37,11 +44,15 @@ from urllib.parse import urlparse
 
 from lab.errors import LabError
 from lab.observe import ledger
+from lab.observe.recorder import default_store
 
 STREAM = "lab:recorder"  # the stream's key in the store
-MAXLEN = 100_000  # events kept (approximately: Redis trims whole nodes)
+MAXLEN = 20_000  # stream entries kept (approximately: Redis trims whole nodes); each holds 1 to BATCH events
+BATCH = 10  # events in one stream entry at most
+FULL = 1_000  # events queued that are written at once, without waiting for FLUSH_S
+FLUSH_S = 0.2  # an event waits in its process at most this long before it is written (with the others queued)
 TTL_S = 7 * 24 * 3600  # the stream expires this long after its last event
-BACKOFF_S = 1.0  # after a failed write, drop (and count) events this long before trying again
+BACKOFF_S = 1.0  # after a failed write (its events dropped and counted), wait this long before the next
 BUFFER = 10_000  # events queued in a process before it drops (and counts) more
 SOCKET_TIMEOUT_S = 0.25  # a write to a store that hangs holds the flusher no longer than this
 PRIVATE = ("args", "kwargs", "result")  # kept only with arguments=True
@@ -56,59 +67,85 @@ class RecorderError(LabError):
 @dataclass(eq=False)
 class StreamSink:
     """Every ledger event into a capped Redis stream, written off the task's path: an event is queued in memory
-    (at most ``BUFFER`` of them) and a thread of this process, woken by it, writes what is queued in one
-    pipeline (so events that come while it writes go together in the next), and at exit.  Never raises;
-    counts what it drops (a full queue, a store that is down)."""
+    (at most ``BUFFER`` of them; encoded when written), and a thread of this process, woken by the first event
+    of a batch, waits ``FLUSH_S`` (less once ``FULL`` are queued), then writes what is queued in one pipeline,
+    ``BATCH`` events to a stream entry (field ``b``, a JSON array); and at exit.  A forked pool child starts
+    its own queue, connection and thread at its first event.  Never raises; counts what it drops (a full
+    queue, a store that is down)."""
 
     url: str
     stream: str = STREAM
     maxlen: int = MAXLEN
     ttl_s: int = TTL_S
     arguments: bool = False
+    app: Any = None  # the installing app: its chord key lifetime goes on each header part's publish
     dropped: int = 0
-    written: int = 0
+    written: int = 0  # events
+    entries: int = 0  # stream entries
     _quiet_until: float = 0.0
     _warned: bool = False
     _pid: int | None = None
     _client: Any = None
+    _chord_expires: Any = None
     _queue: list = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _writing: threading.Lock = field(default_factory=threading.Lock)
     _wake: threading.Event = field(default_factory=threading.Event)
+    _full: threading.Event = field(default_factory=threading.Event)
 
     def __call__(self, row: dict[str, Any]) -> None:
-        if self._pid != os.getpid():  # a forked pool child: its own queue, connection and flusher
+        if (row.get("pid") or os.getpid()) != self._pid:  # a forked pool child: its own queue, connection, flusher
             self._start()
-        line = json.dumps(redact(row, self.arguments), separators=(",", ":"))
+        if row["event"] == "publish" and row.get("chord_callback"):
+            row = _with_chord_expires(self, row)
+        if self.arguments:  # encoded now: a task may change its arguments after its start event
+            row = json.dumps(redact(row, True), separators=(",", ":"))  # type: ignore[assignment]
         with self._lock:
-            if len(self._queue) >= BUFFER:
+            queue = self._queue
+            if len(queue) >= BUFFER:
                 self.dropped += 1
                 return
-            self._queue.append(line)
-        if not self._wake.is_set():
-            self._wake.set()  # the flusher writes it now; events that come while it writes go in its next pipeline
+            queue.append(row)  # the ledger's own dict (never changed): encoded by the flusher, off the task's path
+            if len(queue) == 1:
+                self._wake.set()  # the first of a batch: the flusher writes it, and what follows, FLUSH_S from now
+            elif len(queue) == FULL:
+                self._full.set()
 
-    def _start(self) -> None:
+    def _start(self) -> None:  # what a fork inherited is its parent's to write, count and warn about
         self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._queue, self._client, self._wake = [], None, threading.Event()
-        threading.Thread(target=self._flusher, name="lab-recorder", daemon=True).start()
+        self.dropped = self.written = self.entries = 0
+        self._warned, self._quiet_until = False, 0.0
+        self._lock, self._writing = threading.Lock(), threading.Lock()
+        self._queue, self._client, self._wake, self._full = [], None, threading.Event(), threading.Event()
+        threading.Thread(target=self._flusher, args=(self._wake, self._full), name="lab-recorder", daemon=True).start()
         atexit.register(self.flush)
 
-    def _flusher(self) -> None:
-        while True:  # waits for an event to write, never polls an empty queue
-            self._wake.wait()
-            self._wake.clear()
+    def _flusher(self, wake: threading.Event, full: threading.Event) -> None:
+        while True:  # sleeps while nothing is queued; never polls an empty queue
+            if not wake.wait(BACKOFF_S if self.dropped else None):  # events dropped, none since: say so when it can
+                self.flush()
+                continue
+            full.wait(FLUSH_S)  # let the batch gather; a full one goes at once
+            backoff = self._quiet_until - time.monotonic()
+            if backoff > 0:  # the last write failed: what comes meanwhile stays queued (up to BUFFER) for the next
+                time.sleep(backoff)
             self.flush()
 
     def flush(self) -> None:
-        """Write what is queued, in one pipeline (and say how many were dropped since the last write)."""
-        with self._lock:
-            lines, self._queue = self._queue, []
-        if not lines:
+        """Write what is queued, in one pipeline, and how many were dropped since the last write (even alone)."""
+        if self._pid != os.getpid():  # inherited by a fork that has recorded nothing: the parent writes its queue
             return
-        if time.monotonic() < self._quiet_until:
-            self.dropped += len(lines)
-            return
+        with self._writing:
+            with self._lock:
+                rows, self._queue = self._queue, []
+                self._wake.clear()
+                self._full.clear()
+                dropped = self.dropped
+            if rows or dropped:
+                self._write(rows, dropped)
+
+    def _write(self, rows: list, dropped: int) -> None:
+        events = len(rows)
         try:
             if self._client is None:
                 import redis
@@ -117,19 +154,21 @@ class StreamSink:
 
                 self._client = redis.Redis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT_S,
                                                     socket_connect_timeout=SOCKET_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+            if dropped:  # said first, in the same entry as the events that follow the gap
+                rows.insert(0, {"event": "dropped", "t": time.time(), "n": dropped, "pid": os.getpid(),
+                                "worker": ledger.node_name()})
             pipe = self._client.pipeline(transaction=False)
-            if self.dropped:
-                pipe.xadd(self.stream, {"e": json.dumps({"event": "dropped", "t": time.time(), "n": self.dropped,
-                                                         "pid": os.getpid(), "worker": ledger.node_name()})},
-                          maxlen=self.maxlen, approximate=True)
-            for line in lines:
-                pipe.xadd(self.stream, {"e": line}, maxlen=self.maxlen, approximate=True)
+            for i in range(0, len(rows), BATCH):
+                pipe.xadd(self.stream, {"b": _batch(rows[i:i + BATCH])}, maxlen=self.maxlen, approximate=True)
             pipe.expire(self.stream, self.ttl_s)
             pipe.execute()
-            self.written += len(lines)
-            self.dropped = 0
+            self.written += events
+            self.entries += -(-len(rows) // BATCH)
+            with self._lock:
+                self.dropped -= dropped
         except Exception as e:  # noqa: BLE001 - a recorder must never fail the process it watches
-            self.dropped += len(lines)
+            with self._lock:
+                self.dropped += events
             self._quiet_until = time.monotonic() + BACKOFF_S
             self._client = None
             if not self._warned:
@@ -145,13 +184,17 @@ class FileSink:
 
     folder: Path
     arguments: bool = False
+    app: Any = None  # the installing app: its chord key lifetime goes on each header part's publish
     dropped: int = 0
     written: int = 0
     _fds: dict[int, int] = field(default_factory=dict)
+    _chord_expires: Any = None
 
     def __call__(self, row: dict[str, Any]) -> None:
-        row = redact(row, self.arguments)
         try:
+            row = redact(row, self.arguments)
+            if row["event"] == "publish" and row.get("chord_callback"):
+                row = _with_chord_expires(self, row)
             pid = os.getpid()
             if pid not in self._fds:
                 node = str(row.get("worker") or ledger.node_name() or "node").replace("/", "_")
@@ -163,11 +206,39 @@ class FileSink:
             self.dropped += 1
 
 
+def _batch(rows: list) -> str:
+    """One stream entry's events as a JSON array: dicts to redact, or rows already encoded (``arguments=True``)."""
+    if any(type(r) is str for r in rows):
+        return "[" + ",".join(r if type(r) is str else json.dumps(r, separators=(",", ":")) for r in rows) + "]"
+    return json.dumps([redact(r, False) for r in rows], separators=(",", ":"))
+
+
+def _with_chord_expires(sink: StreamSink | FileSink, row: dict[str, Any]) -> dict[str, Any]:
+    """A header part's publish, with how long the installing app keeps its chord's keys: ``[seconds or None, the
+    setting that says so]`` (``lab.observe.config.chord_expires``), read once, at the sink's first chord (the app's
+    config is final by then)."""
+    if sink.app is None:
+        return row
+    if sink._chord_expires is None:
+        try:
+            from lab.observe.config import chord_expires
+
+            sink._chord_expires = list(chord_expires(sink.app))
+        except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
+            sink._chord_expires = [None, "unknown"]
+    return {**row, "chord_expires": sink._chord_expires}
+
+
 def redact(row: dict[str, Any], arguments: bool) -> dict[str, Any]:
-    """The event as it is stored: no arguments or results unless asked; an error cut to its first line."""
-    out = {k: v for k, v in row.items() if arguments or k not in PRIVATE}
-    if isinstance(out.get("error"), str):
-        out["error"] = out["error"].splitlines()[0][:200] if out["error"] else out["error"]
+    """The event as it is stored: no arguments or results unless asked; an error cut to its first line.  ``row``
+    itself when there is nothing to cut (it is never changed)."""
+    error = row.get("error")
+    long_error = isinstance(error, str) and ("\n" in error or len(error) > 200)
+    if not long_error and (arguments or not ("args" in row or "kwargs" in row or "result" in row)):
+        return row
+    out = row if arguments else {k: v for k, v in row.items() if k not in PRIVATE}
+    if long_error:
+        out = {**out, "error": error.splitlines()[0][:200]}
     return out
 
 
@@ -180,11 +251,13 @@ _installed: dict[int, Any] = {}
 
 
 def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int = TTL_S, arguments: bool = False):
-    """Record this app's tasks into ``store`` (see the module docstring); return the sink.  Installing twice
-    for the same app is a no-op."""
+    """Record this app's tasks into ``store`` (see the module docstring); return the sink.  ``maxlen`` counts
+    stream entries (each holds 1 to ``BATCH`` events).  Installing twice for the same app is a no-op."""
     if id(app) in _installed:
         return _installed[id(app)]
-    where = store or app.conf.get("lab_recorder") or _redis_broker(app)
+    where = store or default_store(app)
+    if where:  # doctor, loading this same app, reads where it writes (observe.recorder.default_store)
+        app.conf.lab_recorder = where
     same = next((x for x in _installed.values() if getattr(x, "url", None) == where
                  or str(getattr(x, "folder", "")) == urlparse(where or "").path), None)
     if same is not None:  # the same store for a second app of this process (a module imported again)
@@ -195,12 +268,12 @@ def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int =
                             "app.conf.lab_recorder, or use a Redis broker.")
     scheme = urlparse(where).scheme
     if scheme in ("redis", "rediss", "unix"):
-        sink: Any = StreamSink(where, maxlen=maxlen, ttl_s=ttl_s, arguments=arguments)
+        sink: Any = StreamSink(where, maxlen=maxlen, ttl_s=ttl_s, arguments=arguments, app=app)
         ledger.add_sink(sink)
     elif scheme == "file":
         folder = Path(urlparse(where).path)
         folder.mkdir(parents=True, exist_ok=True)
-        sink = FileSink(folder, arguments=arguments)
+        sink = FileSink(folder, arguments=arguments, app=app)
         ledger.add_sink(sink)
     else:
         raise RecorderError(f"the recorder's store {where!r} is neither redis:// nor file://; give a Redis URL "
@@ -210,6 +283,8 @@ def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int =
     from celery import signals
 
     signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="lab-recorder-worker-init")
+    # a pool child leaves by os._exit (no atexit): it writes what it queued as it goes
+    signals.worker_process_shutdown.connect(_flush_all, weak=False, dispatch_uid="lab-recorder-child-exit")
     _installed[id(app)] = sink
     return sink
 
@@ -221,13 +296,14 @@ def uninstall() -> None:
     _installed.clear()
 
 
-def _redis_broker(app) -> str | None:
-    url = app.conf.broker_url or ""
-    return url if urlparse(url).scheme in ("redis", "rediss") else None
-
-
 def _node_name() -> str:
     return f"producer@{socket.gethostname()}"
+
+
+def _flush_all(**_) -> None:
+    for sink in set(_installed.values()):
+        if isinstance(sink, StreamSink):
+            sink.flush()
 
 
 def _on_worker_init(sender=None, **_) -> None:
@@ -236,4 +312,4 @@ def _on_worker_init(sender=None, **_) -> None:
         ledger.name_node(hostname)
 
 
-__all__ = ["install", "uninstall", "redact", "FileSink", "StreamSink", "RecorderError", "STREAM", "MAXLEN", "TTL_S"]
+__all__ = ["MAXLEN", "STREAM", "TTL_S", "FileSink", "RecorderError", "StreamSink", "install", "redact", "uninstall"]

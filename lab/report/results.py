@@ -101,6 +101,10 @@ def build(recs: list[dict[str, Any]]) -> str:
     finding_ids = {r["id"] for r in fuzz_recs if r.get("kind") == "fuzz-finding"}
     finding_runs = [r for r in recs if r.get("scenario") in finding_ids]  # `lab run <finding>`: the fuzzing section's
     recs = [r for r in recs if r.get("scenario") not in finding_ids]
+    witnessed = recs  # the recorder-as-witness section reads them all
+    # A run whose witness shares the system's faults (the recorder on the scenario's own redis-server) measures the
+    # witness, not the scenario: only that section counts it.
+    recs = [r for r in recs if (r.get("observations") or {}).get("witness") != "recorder-broker"]
     all_recs = recs
     recs = [r for r in recs if (r.get("versions") or {}).get("celery") == pinned] or recs
     by_scenario: dict[str, list[tuple[dict, list, dict]]] = defaultdict(list)
@@ -144,7 +148,9 @@ def build(recs: list[dict[str, Any]]) -> str:
     out.append("## Scenarios\n")
     for name in order:
         rows = by_scenario[name]
-        rec, verdicts, outcome = rows[-1]
+        # the newest run the lab's own file ledger witnessed (the witness experiment's recorder runs have their section)
+        rec, verdicts, outcome = next((x for x in reversed(rows) if (x[0]["observations"].get("witness") or "ledger") == "ledger"),
+                                      rows[-1])
         sc = rec["observations"].get("scenario") or {}
         out.append(f"### `{name}`: expects {sc.get('expect')}" + (f" ({sc.get('expect_cause')})" if sc.get("expect_cause") else "") + "\n")
         doc = _docstring(name)
@@ -173,14 +179,15 @@ def build(recs: list[dict[str, Any]]) -> str:
             else:
                 out.append(f"**Fix:** `{fix}` (no stored runs yet).\n")
         out.append(f"Replay: `{rec['replay']}`\n")
-    out += extra_sections(recs, all_recs, finding_runs, fuzz_recs)
+    out += extra_sections(recs, all_recs, finding_runs, fuzz_recs, witnessed=witnessed)
     return "\n".join(out) + "\n"
 
 
 def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
                    finding_runs: list[dict[str, Any]] | None = None,
-                   fuzz_recs: list[dict[str, Any]] | None = None) -> list[str]:
-    """The sections other parts of the lab own: stability, versions, doctor, fuzzing."""
+                   fuzz_recs: list[dict[str, Any]] | None = None,
+                   witnessed: list[dict[str, Any]] | None = None) -> list[str]:
+    """The sections other parts of the lab own: stability, versions, doctor, the recorder as witness, fuzzing."""
     out: list[str] = []
     try:
         from lab.report.stability import agreement_table
@@ -202,6 +209,9 @@ def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
     except ImportError:
         pass
     out += doctor_section()
+    from lab.report.witness import witness_section
+
+    out += witness_section(witnessed if witnessed is not None else all_recs)
     try:
         from lab.fuzz.findings import fuzzing_section
 
@@ -229,8 +239,18 @@ def doctor_section() -> list[str]:
            f"- doctor, given the callback id, agrees with the lab on **{sm.get('doctor_by_callback_agree')}/{sm.get('chords')}** chords; "
            f"given the group id, on **{sm.get('doctor_by_group_agree')}/{sm.get('chords')}**.",
            f"- doctor said stuck about a chord the lab saw complete: **{sm.get('stuck_on_completed')}** times.",
-           f"- audit agrees on **{sm.get('audit_agree')}/{sm.get('audit_scored')}** scenarios whose cause is visible statically.\n",
-           "| scenario | lab | doctor (callback id) | doctor (group id) | audit |", "|---|---|---|---|---|"]
+           f"- audit agrees on **{sm.get('audit_agree')}/{sm.get('audit_scored')}** scenarios whose cause is visible statically.\n"]
+    recorded = "doctor_recorder_stuck_agree" in sm
+    if recorded:  # the flight recorder was the run's witness: doctor also asked with its history
+        out[-1] = out[-1].rstrip("\n")
+        out.append(f"- with the flight recorder installed (the run's witness), doctor given the callback id agrees with "
+                   f"the lab on **{sm.get('doctor_recorder_stuck_agree')}/{sm.get('stuck_chords')}** stuck chords "
+                   f"(without its history: {sm.get('doctor_by_callback_stuck_agree')}/{sm.get('stuck_chords')}); "
+                   f"once every chord key and result has expired (`PEXPIRE 1`, Redis backends), on "
+                   f"**{sm.get('doctor_recorder_expired_stuck_agree')}/{sm.get('stuck_chords_expirable')}**.\n")
+    out += (["| scenario | lab | doctor (callback id) | doctor (group id) | doctor + recorder (callback id) "
+             "| … after the keys expired | audit |", "|---|---|---|---|---|---|---|"] if recorded else
+            ["| scenario | lab | doctor (callback id) | doctor (group id) | audit |", "|---|---|---|---|---|"])
 
     def fmt(entries: list[dict]) -> str:
         c = Counter(f"{e.get('verdict')}{' · ' + e['cause'] if e.get('cause') else ''}" for e in entries or [])
@@ -238,14 +258,17 @@ def doctor_section() -> list[str]:
 
     for row in data.get("rows") or []:
         if row.get("skipped"):
-            out.append(f"| `{row['scenario']}` | skipped: {row['skipped']} | | | |")
+            out.append(f"| `{row['scenario']}` | skipped: {row['skipped']} | | | |" + (" | |" if recorded else ""))
             continue
         audit = row.get("audit") or {}
         audit_s = ", ".join(audit.get("findings") or []) or "no finding"
         if row.get("audit_agrees") is False:
             audit_s += " (**miss**)"
+        rec = (f"{fmt(row.get('doctor_recorder'))} | "
+               + (f"{fmt(row.get('doctor_recorder_expired'))} | " if "doctor_recorder_expired" in row else "n/a (no Redis backend) | ")
+               if recorded else "")
         out.append(f"| `{row['scenario']}` | {fmt(row.get('lab'))} | {fmt(row.get('doctor_by_callback'))} | "
-                   f"{fmt(row.get('doctor_by_group'))} | {audit_s} |")
+                   f"{fmt(row.get('doctor_by_group'))} | {rec}{audit_s} |")
     if sm.get("misses"):
         out += ["", "**Every miss:**", ""] + [f"- {m}" for m in sm["misses"]]
     out.append("")

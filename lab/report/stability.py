@@ -43,6 +43,8 @@ def _group_key(rec: dict[str, Any]) -> tuple[str, str]:
     versions = rec.get("versions") or {}
     runtime = ((rec.get("observations") or {}).get("topology") or {}).get("runtime")
     celery = str(versions.get("celery") or "?") + (f" ({runtime})" if runtime and runtime != "process" else "")
+    witness = (rec.get("observations") or {}).get("witness")
+    celery += " (recorder)" if witness == "recorder" else ""  # the flight recorder as witness: its own group
     return rec.get("scenario", "?"), celery
 
 

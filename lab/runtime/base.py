@@ -16,6 +16,10 @@ installs the signal handlers, brings the System up, and on the way out (done,
 failed, Ctrl-C or SIGTERM) lets go of every producer app, takes the System
 down, and removes the folder when nothing was recorded.  ``lab run``,
 ``keep_up`` (doctor's live systems) and ``lab attach`` all run through it.
+A run's *witness* is the file ledger, or (the process runtime only) the flight
+recorder: on a redis-server of the run's own (``witness="recorder"``), or on the
+scenario's own redis-server, db 15, as a user's recorder on the broker would be
+(``"recorder-broker"``).
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ class Run:
     system: Any = None
     recorded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    witness: str = "ledger"  # what records the events: the file ledger, or the flight recorder ("recorder")
 
 
 def runtime_for(name: str, **options: Any) -> Runtime:
@@ -104,19 +109,32 @@ def runtime_for(name: str, **options: Any) -> Runtime:
     raise LabSetupError(f"no runtime {name!r}: use process or docker.")
 
 
+WITNESSES = ("ledger", "recorder", "recorder-broker")
+
+
+def witness_refusal(runtime: str, witness: str) -> str | None:
+    """Why a run on ``runtime`` cannot have ``witness``, in one sentence; None when it can."""
+    if witness not in WITNESSES:
+        return f"no witness {witness!r}: use {' or '.join(WITNESSES)}."
+    if witness != "ledger" and runtime != "process":
+        return (f"--witness {witness} runs the flight recorder on a redis-server the run starts itself, which only the "
+                f"process runtime does: drop --runtime {runtime}.")
+    return None
+
+
 @contextlib.contextmanager
 def lifecycle(scenario: Scenario, runtime: Runtime, *, on_step: Callable[[str], None] | None = None,
-              keep_dir: bool = False) -> Iterator[Run]:
+              keep_dir: bool = False, witness: str = "ledger") -> Iterator[Run]:
     """Make a run of ``scenario`` on ``runtime`` and yield it with its System up; clean up on any exit.
 
     The caller sets ``run.recorded`` once the record is stored: a run that recorded
     nothing leaves no folder (unless ``keep_dir``)."""
     say = on_step or (lambda msg: None)
-    why = runtime.refuses(scenario)
+    why = witness_refusal(runtime.name, witness) or runtime.refuses(scenario)
     if why:
         raise LabSetupError(why)
     run_id = records.new_run_id(scenario.name)
-    run = Run(scenario, run_id, records.run_dir_for(run_id), time.time())
+    run = Run(scenario, run_id, records.run_dir_for(run_id), time.time(), witness=witness)
     orphaned = records.orphaned_run_dirs()  # folders of killed runs; live runs hold their lock
     if orphaned:
         say(records.orphaned_line(orphaned))
@@ -137,6 +155,10 @@ def lifecycle(scenario: Scenario, runtime: Runtime, *, on_step: Callable[[str], 
     finally:
         release_unreleased()  # interrupted before the System was up: nothing may retry at exit
         ledger.configure(None, "producer")
+        if witness != "ledger":
+            from lab.recorder import uninstall
+
+            uninstall()  # the producer's recorder wrote to this run's witness server, which is gone now
         if not run.recorded and not keep_dir:
             shutil.rmtree(run.run_dir, ignore_errors=True)  # nothing was recorded: leave nothing half-made
         lock.release()

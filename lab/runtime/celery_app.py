@@ -5,7 +5,8 @@
 A worker is started as ``celery -A lab.worker_app worker`` with ``LAB_APP``
 pointing at an app spec written by the topology: the broker and backend URLs,
 the task modules this worker imports (stale code is just another module), and
-where its ledger goes.  Its Celery config comes by import, not as data: the
+where its ledger goes (or, with ``recorder``, the flight recorder's store, which
+then witnesses in the ledger's place).  Its Celery config comes by import, not as data: the
 worker imports the scenario file the lab loaded and takes the very objects it
 holds (a regex route, a router function, ``Queue`` objects), the scenario's
 config with the worker's own overrides, as ``config_of`` computes them.  A
@@ -50,10 +51,13 @@ PRODUCER_BACKEND_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step"
 
 def app_spec(*, broker_url: str, result_backend: str, config: dict[str, Any], tasks: list[str],
              ledger_dir: str, node: str, scenario_file: str | None = None, worker: str | None = None,
-             app: str | None = None, stand_ins: bool = False, paths: list[str] | None = None) -> dict[str, Any]:
+             app: str | None = None, stand_ins: bool = False, paths: list[str] | None = None,
+             recorder: str | None = None) -> dict[str, Any]:
     """What a node's app is made of.  ``config`` is kept as data for reading (``to_dict``'s forms); with a
     ``scenario_file`` the node imports the live config from it (``worker`` names whose overrides apply,
-    None for the producer).  ``app`` is a user's app (``pkg.module:app``); ``paths`` go on ``sys.path``."""
+    None for the producer).  ``app`` is a user's app (``pkg.module:app``); ``paths`` go on ``sys.path``.
+    ``recorder`` is a flight recorder's store: the node records there instead of writing the file ledger
+    (``lab run --witness recorder``)."""
     from lab.scenario.model import as_data
 
     spec = {"broker_url": broker_url, "result_backend": result_backend, "config": as_data(config),
@@ -73,6 +77,8 @@ def app_spec(*, broker_url: str, result_backend: str, config: dict[str, Any], ta
         spec["stand_ins"] = True
     if paths:
         spec["paths"] = list(paths)
+    if recorder:
+        spec["recorder"] = recorder
     return spec
 
 
@@ -205,9 +211,26 @@ def put_stand_ins(app: Celery) -> list[str]:
 
 def from_env() -> Celery:
     spec = json.loads(Path(os.environ["LAB_APP"]).read_text())
+    if spec.get("recorder"):
+        app = build_app(spec)
+        install_witness(app, spec)
+        return app
     ledger.configure(spec["ledger_dir"], spec["node"])
     ledger.connect_signals()
     return build_app(spec)
+
+
+def install_witness(app: Celery, spec: dict[str, Any]):
+    """Make the flight recorder this node's witness, in place of the file ledger: ``lab.recorder.install``
+    into the spec's store, with arguments and results (the judge compares a callback's arguments with the
+    oracle), and the node named as the file ledger names it.  Return the sink."""
+    from lab.recorder import install, uninstall
+
+    ledger.configure(None, spec["node"])
+    uninstall()  # a user's app that installs itself at import records elsewhere, without arguments
+    sink = install(app, spec["recorder"], arguments=True)
+    ledger.name_node(spec["node"])  # a worker is renamed at worker_init to its hostname: the same name
+    return sink
 
 
 UNRELEASED: list = []  # producer apps of runs still open: released by the run's lifecycle, interrupted or not

@@ -36,7 +36,8 @@ class ProcessRuntime:
         try:
             with ProcessOwner(run.run_dir) as owner:
                 try:
-                    topo = bring_up(scenario, run.run_id, run.run_dir, owner, on_step=on_step)
+                    topo = bring_up(scenario, run.run_id, run.run_dir, owner, on_step=on_step,
+                                   witness=getattr(run, "witness", "ledger"))
                 except NodeNotReady as e:
                     raise LabSetupError(str(e)) from None
                 yield topo

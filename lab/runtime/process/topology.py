@@ -18,6 +18,16 @@ end up on different result databases.  ``result_backend: "{postgres}"`` with
 the database backend asks for PostgreSQL (a database of the run's own, created
 and dropped) whatever ``LAB_POSTGRES_URL`` says.  ``restart_worker`` is the nemesis's
 heal after a kill: the same worker, hostname, app spec and log, started again.
+
+With ``witness="recorder"`` (``lab run --witness recorder``) the run starts a second redis-server of its
+own, ``witness``, and every node records into its stream through the flight recorder (``lab.recorder``)
+instead of writing the file ledger.  It is a server apart because the scenarios fault the first one: a
+restart without persistence empties every database, ``allkeys-lru`` evicts keys of every database (and a
+stream there would change when eviction starts), ``noeviction`` refuses its writes, and ``DEBUG SLEEP`` or
+``CLIENT PAUSE`` hold them past the recorder's timeout.  On that server the witness would lose events to
+the very fault under test; on its own it sees what the file ledger sees.  ``witness="recorder-broker"``
+puts the stream there all the same (db 15, which no scenario uses), as a user's ``install(app)`` on a
+Redis broker does, to measure what those faults cost the recorder.
 """
 
 from __future__ import annotations
@@ -73,6 +83,7 @@ class Topology:
     workers: list[WorkerNode] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # vhost, database: cleaned up by the owner of the run
     boot_s: float = 0.0
+    witness: RedisServer | None = None  # the flight recorder's own redis-server (--witness recorder)
 
     def broker_client(self):
         """A client on the broker's Redis database, for peeking at queues."""
@@ -103,7 +114,13 @@ class Topology:
         return {"redis": {"port": self.redis.port, "version": self.redis.version, "ready_at": self.redis.ready_at,
                           "options": self.redis.options},
                 "broker_url": self.broker_url, "result_backend": self.result_backend,
-                "workers": [w.describe() for w in self.workers], "boot_s": self.boot_s, **self.extras}
+                "workers": [w.describe() for w in self.workers], "boot_s": self.boot_s, **self.extras,
+                **({"witness": self.describe_witness()} if self.producer_spec.get("recorder") else {})}
+
+    def describe_witness(self) -> dict[str, Any]:
+        server = self.witness or self.redis
+        return {"kind": self.producer_spec.get("witness"), "store": self.producer_spec.get("recorder"), "port": server.port,
+                "own_server": self.witness is not None, "version": server.version, "ready_at": server.ready_at}
 
 
 def redis_lost(redis: Any) -> str | None:
@@ -175,13 +192,21 @@ def node_paths(scenario: Scenario) -> list[str]:
     return [os.getcwd()] if scenario.app else []  # a user's project (lab run --app): where they start their workers
 
 
-def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None) -> Topology:
-    """Start redis-server and every worker; return when all are ready (or raise NodeNotReady)."""
+def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, *, on_step=None,
+             witness: str = "ledger") -> Topology:
+    """Start redis-server and every worker; return when all are ready (or raise NodeNotReady).
+    ``witness``: "ledger" (the file ledger), "recorder" (the flight recorder, on a redis-server of its own) or
+    "recorder-broker" (the flight recorder on the run's redis-server, db 15)."""
     t0 = time.time()
     say = on_step or (lambda msg: None)
     (run_dir / "ledger").mkdir(parents=True, exist_ok=True)
     say("starting redis-server")
     redis = start_redis(owner, run_dir, {k: str(v) for k, v in scenario.redis_options.items()})
+    if witness == "recorder":
+        say("starting the witness's redis-server (the flight recorder's store)")
+        witness_redis = start_redis(owner, run_dir, {}, name="witness")
+    else:
+        witness_redis = None
     extras: dict[str, Any] = {}
     broker_url = redis.url(0)
     result_backend = {"redis": redis.url(1), "rpc": "rpc://"}.get(scenario.backend)
@@ -195,7 +220,9 @@ def bring_up(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner
             result_backend, extras["database"] = brokers.database_url(
                 run_id, run_dir, engine=engine, before_create=lambda name: owner.add_cleanup(
                     brokers.cleanup_argv("database", name), lambda: brokers.drop_database(name)))
-        return _start_workers(scenario, run_id, run_dir, owner, say, t0, redis, broker_url, result_backend, extras)
+        recorder = witness_redis.url(0) if witness_redis else (redis.url(15) if witness == "recorder-broker" else None)
+        return _start_workers(scenario, run_id, run_dir, owner, say, t0, redis, broker_url, result_backend, extras,
+                              witness=witness_redis, recorder=recorder, witness_name=witness)
     except BaseException:
         _drop_extras(extras)  # the run never gets a topology to clean up: drop its vhost and database here
         raise
@@ -209,14 +236,19 @@ def _drop_extras(extras: dict[str, Any]) -> None:
 
 
 def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: ProcessOwner, say, t0: float,
-                   redis: RedisServer, broker_url: str, result_backend: str | None, extras: dict[str, Any]) -> Topology:
+                   redis: RedisServer, broker_url: str, result_backend: str | None, extras: dict[str, Any], *,
+                   witness: RedisServer | None = None, recorder: str | None = None,
+                   witness_name: str = "ledger") -> Topology:
     shared = _own_urls(scenario.config, redis)
     broker_url = shared.get("broker_url", broker_url)
     result_backend = shared.get("result_backend", result_backend)
     producer_spec = app_spec(broker_url=broker_url, result_backend=result_backend, config=config_of(scenario, None),
                              tasks=[] if scenario.app else list(scenario.tasks), ledger_dir=str(run_dir / "ledger"), node="producer",
-                             scenario_file=scenario.source, app=scenario.app, paths=node_paths(scenario))
-    topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras)
+                             scenario_file=scenario.source, app=scenario.app, paths=node_paths(scenario), recorder=recorder)
+    if recorder:
+        producer_spec["witness"] = witness_name
+    topo = Topology(scenario, run_id, run_dir, owner, redis, broker_url, result_backend, producer_spec, extras=extras,
+                    witness=witness)
     env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
     short = run_id.rsplit("-", 1)[-1]
     for w in scenario.workers:
@@ -225,7 +257,8 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
         spec = app_spec(broker_url=own.get("broker_url", broker_url), result_backend=own.get("result_backend", result_backend),
                         config=config_of(scenario, w.name), tasks=list(w.tasks or (() if w.app or scenario.app else scenario.tasks)),
                         ledger_dir=str(run_dir / "ledger"), node=hostname, scenario_file=scenario.source, worker=w.name,
-                        app=w.app or scenario.app, stand_ins=scenario.stand_ins, paths=node_paths(scenario))
+                        app=w.app or scenario.app, stand_ins=scenario.stand_ins, paths=node_paths(scenario),
+                        recorder=recorder)
         spec_path = run_dir / f"app-{w.name}.json"
         spec_path.write_text(json.dumps(spec, indent=2))
         say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'}{' ' + w.argv if w.argv else ''})")
