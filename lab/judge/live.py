@@ -205,6 +205,16 @@ def observations(r: Reading) -> dict[str, Any]:
             "probe": probe, "quiescence": {"dead_parts": dead_parts(r, history)}}
 
 
+def refusing_writes(r: Reading) -> bool:
+    """The Redis backend has a maxmemory under noeviction, so when full it answers writes with OOM (INFO), and
+    the recorder saw every part return from a flat header (no nested group to miscount): that is how the count
+    fell short."""
+    stats = r.backend.get("stats") or {}
+    flat = [e for e in r.history if e["event"] == "publish" and e.get("task_id") in r.ref.header_ids]
+    return (stats.get("maxmemory_policy") == "noeviction" and bool(stats.get("maxmemory"))
+            and len(flat) == len(r.ref.header_ids) and all(e.get("group_index") is not None for e in flat))
+
+
 def lapsed(obs: dict[str, Any]) -> bool:
     """The recorded history proves the chord's size key lapsed by its TTL before a part returned."""
     if not obs["size_ttls"]:
@@ -300,6 +310,14 @@ def diagnose_linked(r: Reading) -> Diagnosis:
             d.missing.append("the callback's id, for the ChordError it holds: it names no group; ask with --chord <callback id>")
         elif cause != d.cause:
             d.cause, d.rule = cause, "doctor"
+    if d.cause == "chord-counter-mismatch" and refusing_writes(r):
+        # every part returned and fewer were counted, while Redis refuses writes: a return it refused is never counted
+        stats = r.backend.get("stats") or {}
+        d.cause, d.rule = "part-return-error", "doctor"
+        d.summary = (f"{d.summary}: the backend has maxmemory {stats.get('maxmemory')} B under maxmemory-policy "
+                     f"noeviction (used_memory {stats.get('used_memory')} B now), where a full Redis refuses writes (OOM) "
+                     "instead of evicting, and a part return it refused is never counted")
+        d.missing.append("the OOM error of the refused part return: the worker's log (--log)")
     weaker = in_flight_or_unnamed(r, d)
     if weaker is not None:
         d = weaker

@@ -247,7 +247,12 @@ def doctor_section() -> list[str]:
                    f"the lab on **{sm.get('doctor_recorder_stuck_agree')}/{sm.get('stuck_chords')}** stuck chords "
                    f"(without its history: {sm.get('doctor_by_callback_stuck_agree')}/{sm.get('stuck_chords')}); "
                    f"once every chord key and result has expired (`PEXPIRE 1`, Redis backends), on "
-                   f"**{sm.get('doctor_recorder_expired_stuck_agree')}/{sm.get('stuck_chords_expirable')}**.\n")
+                   f"**{sm.get('doctor_recorder_expired_stuck_agree')}/{sm.get('stuck_chords_expirable')}**; where it "
+                   "does not agree it says `unknown` or `running`"
+                   + (", except " + "; ".join(contradictions(data.get("rows") or [])) if contradictions(data.get("rows") or [])
+                      else ", never another cause")
+                   + ". After the expiry a completed chord reads `unrecorded` (its state really is PENDING then: the "
+                   "result is gone).\n")
     out += (["| scenario | lab | doctor (callback id) | doctor (group id) | doctor + recorder (callback id) "
              "| … after the keys expired | audit |", "|---|---|---|---|---|---|---|"] if recorded else
             ["| scenario | lab | doctor (callback id) | doctor (group id) | audit |", "|---|---|---|---|---|"])
@@ -272,6 +277,21 @@ def doctor_section() -> list[str]:
     if sm.get("misses"):
         out += ["", "**Every miss:**", ""] + [f"- {m}" for m in sm["misses"]]
     out.append("")
+    return out
+
+
+def contradictions(rows: list[dict[str, Any]]) -> list[str]:
+    """Stuck chords for which doctor with the recorder named another verdict or cause than the lab (not a weaker
+    `unknown` or `running`)."""
+    out = []
+    for r in rows:
+        for key, when in (("doctor_recorder", "with the recorder"), ("doctor_recorder_expired", "after the expiry")):
+            for i, x in enumerate(r.get("lab") or []):
+                y = (r.get(key) or [None] * (i + 1))[i] if i < len(r.get(key) or []) else None
+                if (x["verdict"] == "stuck" and y and y["verdict"] not in ("unknown", "running")
+                        and (y["verdict"], y.get("cause")) != (x["verdict"], x.get("cause"))):
+                    out.append(f"`{r['scenario']}` {when}: {y['verdict']} · {y.get('cause')} where the lab says "
+                               f"{x['verdict']} · {x.get('cause')}")
     return out
 
 
