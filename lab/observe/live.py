@@ -39,7 +39,7 @@ from typing import Any
 from lab.observe.config import AuditError, backend_kind, broker_kind, chord_expires, explain_route, redact, routed_queue
 from lab.observe import backend as backend_reader
 from lab.observe.probe import worker_log_lines
-from lab.observe.recorder import default_store, recorded_events
+from lab.observe.recorder import default_store, events_of, read_rows
 from lab.observe.broker import (CHORD_UNLOCK, RedisNaming, bound_queues, names_chord, peek_redis, rabbitmq_counts,
                                 unlock_callback_id, unlock_header_ids)
 from lab.observe.model import ChordRef, held_requests
@@ -62,6 +62,7 @@ class Deployment:
         self.app = app
         # the flight recorder's store: given, else where install(app) writes by default; "none": not read
         self.recorder_store = None if recorder == "none" else (recorder or default_store(app))
+        self._recorded_rows: list[dict[str, Any]] | None = None
         self.timeout = timeout
         self.log_paths = list(log_paths or [])
         self.broker_kind = broker_kind(app)
@@ -191,7 +192,9 @@ class Deployment:
             return None
         where = redact(self.recorder_store)
         try:
-            got = recorded_events(self.recorder_store, ids=ids)
+            if self._recorded_rows is None:  # the stream read once per diagnosis, filtered per chord
+                self._recorded_rows = read_rows(self.recorder_store)
+            got = events_of(self._recorded_rows, ids, self.recorder_store)
         except Exception as e:  # the store is down: the diagnosis goes on without it, and says so
             self.reads.append(f"the flight recorder's store {where} could not be read ({type(e).__name__})")
             return {"store": where, "events": [], "dropped": 0, "oldest_t": None, "error": f"{type(e).__name__}: {e}"}

@@ -39,17 +39,26 @@ def default_store(app) -> str | None:
 def recorded_events(store: str, *, ids: Iterable[str] = (), stream: str = STREAM, limit: int = LIMIT) -> dict[str, Any]:
     """``{"events": [...], "dropped": n, "oldest_t": t, "store": store}``; ``ids`` keeps the events whose task
     id, group id, chord callback id or root id is among them (all events when empty)."""
+    return events_of(read_rows(store, stream=stream, limit=limit), ids, store)
+
+
+def read_rows(store: str, *, stream: str = STREAM, limit: int = LIMIT) -> list[dict[str, Any]]:
+    """Every event the store holds (the newest ``limit``), ``dropped`` ones included: read once, filter with
+    ``events_of`` as often as needed."""
     scheme = urlparse(store).scheme
     if scheme == "file":
-        rows = list(ledger.read(Path(urlparse(store).path)))
-    else:
-        import redis
+        return list(ledger.read(Path(urlparse(store).path)))
+    import redis
 
-        client = redis.Redis.from_url(store, socket_timeout=5)
-        try:
-            rows = _newest(client, stream, limit)
-        finally:
-            client.close()
+    client = redis.Redis.from_url(store, socket_timeout=5)
+    try:
+        return _newest(client, stream, limit)
+    finally:
+        client.close()
+
+
+def events_of(rows: list[dict[str, Any]], ids: Iterable[str], store: str) -> dict[str, Any]:
+    """``recorded_events``'s answer from rows already read."""
     wanted = set(ids)
     dropped = sum(int(r.get("n") or 0) for r in rows if r.get("event") == "dropped")
     oldest = min((r["t"] for r in rows if "t" in r), default=None)
@@ -60,7 +69,7 @@ def recorded_events(store: str, *, ids: Iterable[str] = (), stream: str = STREAM
         # a part's start names its chord's callback; its publish names only its group: widen once by group
         wanted |= {r.get("group_id") for r in rows if wanted & keys(r) and r.get("group_id")}
         rows = [r for r in rows if wanted & keys(r)]
-    rows.sort(key=lambda r: r.get("t", 0))
+    rows = sorted(rows, key=lambda r: r.get("t", 0))
     return {"events": [r for r in rows if r.get("event") != "dropped"], "dropped": dropped, "oldest_t": oldest,
             "store": store}
 
