@@ -34,12 +34,13 @@ from hypothesis.errors import Flaky
 
 from lab.fuzz import strategies as S
 from lab.fuzz.oracle import ChordOutcome
-from lab.fuzz.session import ConfigCannotBoot, ExampleResult, FuzzSession
+from lab.fuzz.session import POLL_S, ConfigCannotBoot, ExampleResult, FuzzSession
 from lab.scenario import Scenario
 
 SPACES = ("shapes", "configs")
 MAX_CHUNK = 5000  # examples per hypothesis run; budget permitting
 MIN_CHUNK = 20
+CLEAN_EVERY = 100  # examples judged with chords in flight before the flight is let empty and the topology cleaned
 
 
 class Finding(AssertionError):
@@ -84,6 +85,8 @@ class FuzzPlan:
     replays: int = 3
     max_findings: int | None = None
     report: bool = True  # False: judge every chord, but raise no finding and steer nowhere (a benchmark measures)
+    shard: tuple[int, int] = (1, 1)  # (k, n): this run is shard k of n, and takes every n-th hypothesis run's seed
+    in_flight: int = 1  # examples whose chords may be in flight at once (1: each waits for the one before)
 
 
 @dataclass
@@ -123,6 +126,8 @@ class FuzzStats:
     shrink_examples: int = 0  # examples run while a finding was being shrunk
     unbootable: int = 0  # drawn configurations whose workers did not start
     hypothesis_runs: int = 0
+    unconfirmed: Counter = field(default_factory=Counter)  # kinds seen in flight that did not come back alone
+    in_flight_peak: int = 0  # the most examples that were in flight at once
 
     @property
     def elapsed_s(self) -> float:
@@ -139,7 +144,8 @@ class FuzzStats:
                 "known_seen": dict(self.known_seen), "resets": self.resets,
                 "reconfigurations": self.reconfigurations, "shrink_examples": self.shrink_examples,
                 "unbootable": self.unbootable,
-                "hypothesis_runs": self.hypothesis_runs}
+                "hypothesis_runs": self.hypothesis_runs, "unconfirmed": dict(self.unconfirmed),
+                "in_flight_peak": self.in_flight_peak}
 
 
 class Reporter:
@@ -150,6 +156,30 @@ class Reporter:
     def phase(self, msg: str) -> None: ...
 
     def finding(self, found: FoundFinding) -> None: ...
+
+
+@dataclass(eq=False)
+class Drawn:
+    """An example hypothesis drew while exploring with chords in flight, and what came of it."""
+
+    index: int
+    key: str  # the example as drawn, to know it again when the same seed draws it a second time
+    config: S.FuzzConfig | None
+    shapes: list[S.Shape]
+    rejected: bool = False  # its configuration did not boot
+    result: ExampleResult | None = None
+
+
+def example_key(config: S.FuzzConfig | None, shapes: list[S.Shape]) -> str:
+    return repr((config, shapes))
+
+
+def shard_seed(seed: int, run: int, shard: tuple[int, int]) -> int:
+    """The seed of hypothesis run ``run`` of shard ``(k, n)``: the campaign's runs are dealt out in turn, so
+    shard k of n takes runs k-1, k-1+n, k-1+2n, ... of the unsharded campaign (run r uses seed + r), so n shards
+    together use the seeds one unsharded campaign would, none of them twice."""
+    k, n = shard
+    return seed + (k - 1) + n * run
 
 
 def example_strategy(plan: FuzzPlan) -> st.SearchStrategy:
@@ -186,10 +216,10 @@ class Search:
 
     # -- one example -------------------------------------------------------------------------------
 
-    def _budget_left(self) -> bool:
+    def _budget_left(self, in_flight: int = 0) -> bool:
         if self._deadline is not None and time.time() >= self._deadline:
             return False
-        return self.plan.examples is None or self.stats.examples < self.plan.examples
+        return self.plan.examples is None or self.stats.examples + in_flight < self.plan.examples
 
     def run_one(self, config: S.FuzzConfig | None, shapes: list[S.Shape]) -> ExampleResult:
         if config is not None:
@@ -201,10 +231,15 @@ class Search:
                 self.rep.phase(f"a drawn configuration did not boot, skipped: {e}")
                 hypothesis.reject()
         result = self.session.run_example(shapes)
+        self.stats.example_s += result.elapsed_s
+        self._count(result)
+        return result
+
+    def _count(self, result: ExampleResult) -> None:
+        """One judged example into the statistics and the progress line (its time is counted by the caller)."""
         st_ = self.stats
         st_.examples += 1
-        st_.chords += len(shapes)
-        st_.example_s += result.elapsed_s
+        st_.chords += len(result.shapes)
         st_.resets += int(result.reset)
         st_.shrink_examples += int(self._finding_in_run)
         for o in result.outcomes:
@@ -214,11 +249,12 @@ class Search:
             elif o.kind in self.known:
                 st_.known_seen[o.kind] += 1
         self.rep.example(st_, result, len(self.found))
-        return result
 
-    def check(self, config: S.FuzzConfig | None, shapes: list[S.Shape]) -> None:
-        """The property hypothesis tests: every chord's verdict is one its oracle allows."""
-        if not self._finding_in_run and not self._budget_left():
+    def check(self, config: S.FuzzConfig | None, shapes: list[S.Shape], *, budget: bool = True,
+              only: str | None = None) -> None:
+        """The property hypothesis tests: every chord's verdict is one its oracle allows (``only``: raise
+        for this kind of finding only; the others are shrunk in their own turn)."""
+        if budget and not self._finding_in_run and not self._budget_left():
             raise BudgetSpent()
         result = self.run_one(config, shapes)
         if self.plan.report:  # steer toward slow callbacks and bigger canvases (not when only measuring)
@@ -226,6 +262,8 @@ class Search:
             hypothesis.target(max(delays, default=0.0), label="callback delay after the last part (s)")
             hypothesis.target(float(sum(S.task_count(s) for s in shapes)), label="tasks in the example")
         new = [o for o in result.findings if o.kind not in self.known] if self.plan.report else []
+        if only is not None:
+            new = [o for o in new if o.kind == only]
         if new:
             o = new[0]
             self._finding_in_run = True
@@ -240,11 +278,14 @@ class Search:
         while self._budget_left():
             if self.plan.max_findings is not None and len(self.found) >= self.plan.max_findings:
                 break
-            seed = self.plan.seed + run
+            seed = shard_seed(self.plan.seed, run, self.plan.shard)
             run += 1
             self.stats.hypothesis_runs += 1
-            errors = self._hypothesis_run(seed)
-            new = self._collect(errors, seed)
+            if self.plan.in_flight > 1:
+                new, errors = self._explore_then_shrink(seed)
+            else:
+                errors = self._hypothesis_run(seed)
+                new = self._collect(errors, seed)
             if not new and not errors:
                 continue  # the chunk ran clean: next chunk, next seed
             if not new and all(isinstance(e, BudgetSpent) for e in errors):
@@ -279,6 +320,140 @@ class Search:
 
         try:
             chords_complete_as_the_oracle_says()
+        except BaseException as e:  # noqa: BLE001 - hypothesis raises what the property raised
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            return _flatten(e)
+        return []
+
+    # -- chords in flight: explore with many examples at once, then shrink each finding alone ---------
+
+    def _explore_then_shrink(self, seed: int) -> tuple[list[FoundFinding], list[BaseException]]:
+        """One hypothesis run with up to ``plan.in_flight`` examples in flight, then, for each new kind of
+        finding it saw, in the order first seen, the same seed again with one example at a time, to confirm
+        the kind alone and shrink it.  The second run draws the same examples as the first (same seed, same
+        answers), so the ones explored are answered from what was seen without being run, until the first
+        one that showed the kind: that one runs again, alone.  A kind seen in flight that does not come
+        back alone is counted as unconfirmed, not reported: its evidence may have been another example's."""
+        self.first_failure_at.clear()
+        self.last_failure.clear()
+        drawn, errors = self._explore(seed)
+        first: dict[str, Drawn] = {}
+        for d in drawn:
+            for o in d.result.findings if d.result is not None and self.plan.report else ():
+                if o.kind not in self.known and o.kind not in first:
+                    first[o.kind] = d
+        new: list[FoundFinding] = []
+        for kind, d in sorted(first.items(), key=lambda kd: kd[1].index):
+            if kind in self.known:
+                continue  # found while shrinking another kind
+            if self.plan.max_findings is not None and len(self.found) >= self.plan.max_findings:
+                break
+            self.rep.phase(f"confirming {kind} alone, then shrinking it")
+            got = self._collect(self._shrink_alone(seed, drawn, d, kind), seed)
+            if kind not in {f.kind for f in got}:
+                self.stats.unconfirmed[kind] += 1
+            new.extend(got)
+        return new, errors
+
+    def _explore(self, seed: int) -> tuple[list[Drawn], list[BaseException]]:
+        """Hypothesis draws examples (generation only: nothing to shrink yet) and each is sent as soon as
+        there is room in flight; they are judged as they settle."""
+        self._finding_in_run = False
+        drawn: list[Drawn] = []
+        session = self.session
+        t0 = time.time()
+
+        @hypothesis.seed(seed)
+        @settings(max_examples=self._chunk_size(), deadline=None, database=None,
+                  phases=(Phase.generate, Phase.target),
+                  verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
+        @given(example_strategy(self.plan))
+        def drawn_examples(example):
+            config, shapes = example
+            if not self._budget_left(session.in_flight):
+                raise BudgetSpent()
+            d = Drawn(len(drawn), example_key(config, shapes), config, list(shapes))
+            drawn.append(d)
+            _steer(shapes, self.plan)
+            if config is not None:
+                self._absorb(session.drain())  # a configuration applies to the whole topology
+                try:
+                    if session.reconfigure(config_scenario(config)):
+                        self.stats.reconfigurations += 1
+                except ConfigCannotBoot as e:
+                    d.rejected = True
+                    self.stats.unbootable += 1
+                    self.rep.phase(f"a drawn configuration did not boot, skipped: {e}")
+                    hypothesis.reject()
+            self._submit(d)
+
+        errors: list[BaseException] = []
+        resets = session.resets
+        try:
+            drawn_examples()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # noqa: BLE001 - hypothesis raises what the property raised
+            errors = [err for err in _flatten(e) if isinstance(err, BudgetSpent)]
+            if not errors:
+                raise
+        self._absorb(session.drain())
+        self.stats.example_s += time.time() - t0
+        self.stats.resets += session.resets - resets
+        return drawn, errors
+
+    def _submit(self, d: Drawn) -> None:
+        """Send ``d`` once there is room: fewer than ``in_flight`` examples out, and none of them waiting
+        for the workers to be restarted.  Every so often the flight is let empty, so the topology is
+        cleaned up (a FLUSHDB cannot run while any example is in flight)."""
+        session = self.session
+        while session.in_flight >= self.plan.in_flight or (session.in_flight and session.wants_reset()):
+            done = session.advance()
+            self._absorb(done)
+            if not done:
+                time.sleep(POLL_S)
+        if session.wants_reset() or session.unclean >= CLEAN_EVERY:
+            self._absorb(session.drain())
+        session.begin_example(d.shapes, tag=d)
+        self.stats.in_flight_peak = max(self.stats.in_flight_peak, session.in_flight)
+
+    def _absorb(self, results: list[ExampleResult]) -> None:
+        for result in results:
+            result.tag.result = result
+            self._count(result)
+            for o in result.findings:  # when it was first seen, for the finding's record
+                if o.kind not in self.known:
+                    self.first_failure_at.setdefault(o.kind, (self.stats.examples, time.time()))
+
+    def _shrink_alone(self, seed: int, drawn: list[Drawn], first: Drawn, kind: str) -> list[BaseException]:
+        """The same seed again, one example at a time: the explored examples are answered from the
+        exploration up to ``first``, which runs for real (and raises if ``kind`` comes back alone; if not,
+        the next explored example that showed it runs, and so on); from there hypothesis shrinks as it always does, each candidate run alone."""
+        self._finding_in_run = False
+        seen = {d.key: d for d in drawn}
+
+        def shows(d: Drawn) -> bool:
+            return d.result is not None and any(o.kind == kind for o in d.result.findings)
+
+        @hypothesis.seed(seed)
+        @settings(max_examples=max(1, len(drawn)), deadline=None, database=None, print_blob=True,
+                  phases=(Phase.generate, Phase.target, Phase.shrink), verbosity=Verbosity.quiet,
+                  report_multiple_bugs=False,
+                  suppress_health_check=list(HealthCheck))
+        @given(example_strategy(self.plan))
+        def alone(example):
+            config, shapes = example
+            d = seen.get(example_key(config, shapes))
+            if d is not None and d.rejected:
+                hypothesis.reject()
+            if not self._finding_in_run and (d is None or (d is not first and not shows(d))):
+                _steer(shapes, self.plan)
+                return  # explored already, and clean; or drawn past what was explored
+            self.check(config, shapes, budget=False, only=kind)  # it steers as the exploration did
+
+        try:
+            alone()
         except BaseException as e:  # noqa: BLE001 - hypothesis raises what the property raised
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -336,6 +511,13 @@ def replay_example(session: FuzzSession, shapes: list[S.Shape], config: S.FuzzCo
     reproduced = sum(1 for k in kinds if k == kind)
     return {"runs": runs, "reproduced": reproduced, "rate": reproduced / runs if runs else None,
             "flaky": reproduced < runs, "seen": kinds}
+
+
+def _steer(shapes: list[S.Shape], plan: FuzzPlan) -> None:
+    """Steer toward bigger canvases, known when an example is drawn (with chords in flight the callback
+    delay is known only after the next examples were drawn, so it cannot steer them)."""
+    if plan.report:
+        hypothesis.target(float(sum(S.task_count(s) for s in shapes)), label="tasks in the example")
 
 
 def _callback_delay(obs: dict, c: dict) -> float | None:

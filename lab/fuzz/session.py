@@ -15,7 +15,8 @@ and then, per example:
    while, when the broker shows the rest are nowhere (lost); or at a bound.
    A task that raised ``Reject`` is finished off by its worker's main process
    after its own end (Celery 5.7 records a FAILURE there and counts the part),
-   so then it also waits for that FAILURE and for the backend to be still;
+   so then it also waits for that FAILURE and for the backend to be still
+   (asked at each poll, so other examples in flight are not held up);
 3. probes what the verdict needs (the backend metas only, when every callback
    ran; the broker, the workers and the logs too, when one did not), and
    judges every chord (``lab.fuzz.oracle``, on top of ``lab.judge``);
@@ -35,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import traceback
@@ -76,10 +78,37 @@ class ExampleResult:
     settled: str  # how the wait ended: quiescent, lost, unlock-retrying, bound
     reset: bool = False  # the topology had to be restarted afterwards
     timings: dict[str, float] = field(default_factory=dict)
+    tag: Any = None  # what ``begin_example`` was given as its tag
 
     @property
     def findings(self) -> list[oracle_mod.ChordOutcome]:
         return [o for o in self.outcomes if o.finding]
+
+
+@dataclass(eq=False)
+class InFlight:
+    """An example sent and not yet judged: what was sent, and the ledger events that are its own."""
+
+    shapes: list[Shape]
+    sent: list[dict[str, Any]]
+    t0: float
+    t_sent: float
+    bound: float
+    log_marks: dict[str, int]
+    size_ttls: list = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    changed: bool = False
+    last_change: float = 0.0
+    lost_checked: float = 0.0
+    pending: list[tuple[str, str, bool]] | None = None
+    unlock_runs: int = 0
+    judged: bool = False
+    t_judged: float = 0.0
+    overlapped: bool = False  # another example was in flight during its run
+    reject_since: float = 0.0  # when it first had nothing left in flight but rejected tasks' metas to wait for
+    reject_snapshot: Any = None
+    reject_snap_t: float = 0.0
+    tag: Any = None  # the caller's name for it, handed back on its result
 
 
 class ConfigCannotBoot(LabSetupError):
@@ -100,6 +129,24 @@ def _leaf_ids(result) -> list[str]:
     for r in getattr(result, "results", None) or []:
         ids.extend(_leaf_ids(r) if getattr(r, "results", None) is not None else [r.id])
     return ids
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _ids_of(sent: list[dict], events: list[dict]) -> set[str]:
+    ids = {e.get("task_id") for e in events} | {e.get("group_id") for e in events}
+    ids |= {c["chord_id"] for c in sent} | {h for c in sent for h in c["header_ids"]} | {c.get("group_id") for c in sent}
+    return {i for i in ids if i}
+
+
+def _own_lines(logs: dict[str, list[str]], ids: set[str]) -> dict[str, list[str]]:
+    """The log lines of one example among several in flight: those naming one of its ids, and those
+    naming no id at all (they cannot be told apart, so each example sees them)."""
+    out = {}
+    for name, lines in logs.items():
+        out[name] = [ln for ln in lines if not (named := set(_UUID.findall(ln))) or named & ids]
+    return out
 
 
 def _spec_key(spec: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +172,14 @@ class FuzzSession:
         self.examples = 0
         self.chords_sent = 0
         self._publishing: set[str] | None = None
+        self._workers: dict[str, Any] = {}  # the workers probe of the running generation
+        self._flight: list[InFlight] = []  # examples sent and not yet judged, oldest first
+        self._by_root: dict[str, InFlight] = {}
+        self._by_task: dict[str, InFlight] = {}
+        self._dirty: list[dict] = []  # publish events of judged examples not yet cleaned up after
+        self._dirty_settled = "quiescent"  # the worst way one of them settled
+        self.unclean = 0  # examples sent since the topology was last cleaned up
+        self.resets = 0  # times the workers were restarted to clean up after an example
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -190,6 +245,7 @@ class FuzzSession:
         while True:
             probe = observe.probe_workers(self.app, n)
             self.consumers = probe.get("consumers") or {}
+            self._workers = probe
             if len(self.consumers) >= n or time.time() >= deadline:
                 return
             time.sleep(0.05)
@@ -291,6 +347,7 @@ class FuzzSession:
 
     def reset(self) -> None:
         """A clean slate after an example left work in flight: every worker restarted, Redis flushed."""
+        self._dirty, self._dirty_settled = [], "quiescent"
         self.topo.redis.client(0).flushall()
         self._restart_workers(list(range(len(self.topo.workers))))
         self._learn_consumers()
@@ -345,94 +402,196 @@ class FuzzSession:
 
     def run_example(self, shapes: list[Shape], *, bound: float | None = None,
                     canvases: list[Any] | None = None) -> ExampleResult:
-        """One example: the shapes built and sent, or ``canvases`` (Celery canvases, each the one its shape
-        was read from, ``shape_of``) sent exactly as they are; waited on, probed and judged."""
+        """One example alone: the shapes built and sent, or ``canvases`` (Celery canvases, each the one its
+        shape was read from, ``shape_of``) sent exactly as they are; waited on, probed, judged, cleaned up."""
+        if self._flight:
+            self.drain()
+        ex = self.begin_example(shapes, bound=bound, canvases=canvases)
+        while True:
+            done = self.advance()
+            if done:
+                result = done[0]
+                break
+            time.sleep(POLL_S)
+        result.reset = self._clean_up(result.settled, result.obs["ledger"], result.obs["probe"])
+        result.timings["clean_s"] = time.time() - ex.t_judged
+        result.elapsed_s = time.time() - ex.t0
+        return result
+
+    # -- examples in flight -------------------------------------------------------------------------
+
+    def begin_example(self, shapes: list[Shape], *, bound: float | None = None,
+                      canvases: list[Any] | None = None, tag: Any = None) -> "InFlight":
+        """Send one example's chords and return at once; ``advance`` settles and judges it.  Its evidence
+        is kept apart from the other examples in flight by its root ids: every task of a canvas carries
+        the root id of the message the producer published for it."""
         t0 = time.time()
-        self.watch.poll()
-        mark = len(self.watch.events)
+        self._route(self.watch.poll())
         log_marks = {w.hostname: w.node.log_size() for w in self.topo.workers}
         sent = self.send(shapes) if canvases is None else self.send_canvases(list(zip(shapes, canvases)))
-        t_sent = time.time()
-        size_ttls = chord_size_ttls(self.app, sent) if self.scenario.backend == "redis" else []
-        bound = bound if bound is not None else BASE_BOUND_S + sum(oracle_mod.work_s(s) for s in shapes)
-        settled, in_flight = self._wait(mark, bound)
+        ex = InFlight(shapes=list(shapes), sent=sent, t0=t0, t_sent=time.time(), log_marks=log_marks, tag=tag,
+                      bound=bound if bound is not None else BASE_BOUND_S + sum(oracle_mod.work_s(s) for s in shapes))
+        ex.last_change = ex.t_sent
+        for c in sent:
+            for root in c.get("roots") or ():
+                self._by_root[root] = ex
+            for tid in (*(c.get("roots") or ()), c["chord_id"], *c["header_ids"]):
+                self._by_task[tid] = ex
+        self.unclean += 1
+        if self._flight:  # its run overlaps theirs: the worker logs they share are read by id
+            ex.overlapped = True
+            for other in self._flight:
+                other.overlapped = True
+        self._flight.append(ex)
+        ex.size_ttls = chord_size_ttls(self.app, sent) if self.scenario.backend == "redis" else []
+        return ex
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._flight)
+
+    def advance(self) -> list[ExampleResult]:
+        """Read the ledger once, give each event to its example, and finish every example that settled."""
+        self._route(self.watch.poll())
+        now = time.time()
+        done = []
+        for ex in list(self._flight):
+            how = self._settled(ex, now)
+            if how is not None:
+                done.append(self._finish(ex, how))
+        return done
+
+    def drain(self, bound: float | None = None) -> list[ExampleResult]:
+        """Finish every example in flight, then clean up after all of them (one FLUSHDB, parked messages
+        deleted; the workers restarted if one of them needed it)."""
+        done = []
+        while self._flight:
+            done.extend(self.advance())
+            if self._flight:
+                time.sleep(POLL_S)
+        if done or self._dirty:
+            reset = self._clean_up(self._dirty_settled, self._dirty, {})
+            for r in done:
+                r.reset = reset
+        self._dirty, self._dirty_settled = [], "quiescent"
+        return done
+
+    def wants_reset(self) -> bool:
+        """An example finished in a state that needs the workers restarted, once the others are done."""
+        return self._dirty_settled in ("bound", "unlock-retrying") or any(not w.node.alive() for w in self.topo.workers)
+
+    def _route(self, new: int) -> None:
+        """Give the ledger's new events to the examples they belong to (by root id, else by task id); the
+        events of an example already judged are dropped: a late event belongs to no example in flight."""
+        if not new and not self.watch.events:
+            return
+        for e in self.watch.events:
+            ex = self._by_root.get(e.get("root_id")) or self._by_task.get(e.get("task_id"))
+            if ex is None or ex.judged:
+                continue
+            ex.events.append(e)
+            ex.changed = True
+            if e.get("task_id"):
+                self._by_task[e["task_id"]] = ex
+        del self.watch.events[:]  # held by the examples now; a long session must not hoard them
+
+    def _settled(self, ex: "InFlight", now: float) -> str | None:
+        """How ``ex`` settled (quiescent, unlock-retrying, lost, bound), or None while it is in flight."""
+        if ex.changed:
+            ex.changed = False
+            ex.last_change = now
+            ex.pending, ex.unlock_runs = self._in_flight(ex.events)
+        elif ex.pending is None:
+            ex.pending, ex.unlock_runs = self._in_flight(ex.events)
+        if not ex.pending:
+            return "quiescent" if self._rejections_settled(ex, now) else None
+        movers = [p for p in ex.pending if p[1] != "celery.chord_unlock"]
+        if not movers and ex.unlock_runs >= UNLOCK_RUNS_STUCK:
+            return "unlock-retrying"  # only chord_unlock still moves: it polls forever
+        if now - ex.last_change >= IDLE_BEFORE_LOST_S and now - ex.lost_checked >= IDLE_BEFORE_LOST_S:
+            ex.lost_checked = now
+            nowhere = self._nowhere([p[0] for p in movers], ex.events)
+            if movers and len(nowhere) == len(movers) and not any(p[2] for p in movers):
+                return "lost"
+        if now - ex.t_sent >= ex.bound:
+            return "bound"
+        return None
+
+    def _finish(self, ex: "InFlight", settled: str) -> ExampleResult:
+        """Probe and judge a settled example (its own ids only: other examples may still be running)."""
+        in_flight = [p[0] for p in ex.pending or []] if settled != "quiescent" else []
+        sent = ex.sent
         first_metas = self._callback_metas(sent)  # before any further wait: a short result_expires must not hide them
-        self._await_rejections(self.watch.events[mark:], sent)
+        self._route(self.watch.poll())
         t_settled = time.time()
-        events = self.watch.events[mark:]
+        events = ex.events
         everything_ran = settled == "quiescent" and all(
             any(e["event"] == "end" and e.get("task_id") == c["chord_id"] for e in events)
             for c in sent if not c.get("send_error"))
-        probe = self._probe(sent, events, full=not everything_ran, log_marks=log_marks)
+        probe = self._probe(sent, events, full=not everything_ran, log_marks=ex.log_marks)
+        if ex.overlapped and probe["logs"]:
+            probe["logs"] = _own_lines(probe["logs"], _ids_of(sent, events))
         metas = probe["backend"].setdefault("metas", {})
         for cid, meta in first_metas.items():
             metas.setdefault(cid, {**meta, "seen": "when the example settled; gone by the final probe"})
         obs = {
-            "run_id": self.run_id, "scenario": self.scenario.to_dict(), "seed": None, "started_at": t0, "oracle": "fuzz",
-            "topology": self.topo.describe(), "chords": sent, "size_ttls": size_ttls,
-            "quiescence": {"how": settled, "t": t_settled, "waited_s": t_settled - t_sent, "in_flight": in_flight},
+            "run_id": self.run_id, "scenario": self.scenario.to_dict(), "seed": None, "started_at": ex.t0, "oracle": "fuzz",
+            "topology": self.topo.describe(), "chords": sent, "size_ttls": ex.size_ttls,
+            "quiescence": {"how": settled, "t": t_settled, "waited_s": t_settled - ex.t_sent, "in_flight": in_flight},
             "ledger": events, "probe": probe, "timeline": [],
         }
+        if len(self._flight) > 1:
+            obs["quiescence"]["alongside"] = len(self._flight) - 1  # examples in flight with it when it settled
         outcomes = oracle_mod.judge_example(obs)
-        t_judged = time.time()
-        reset = self._clean_up(settled, events, probe)
-        del self.watch.events[:]  # the next example reads from here on; a long session must not hoard events
+        ex.t_judged = time.time()
+        ex.judged = True
+        self._flight.remove(ex)
+        for c in sent:
+            for root in c.get("roots") or ():
+                self._by_root.pop(root, None)
+        for tid in {e.get("task_id") for e in events}:
+            self._by_task.pop(tid, None)
+        self._dirty.extend(e for e in events if e["event"] == "publish")
+        if settled in ("bound", "unlock-retrying"):
+            self._dirty_settled = settled
         self.examples += 1
-        return ExampleResult(shapes, outcomes, obs, time.time() - t0, settled, reset,
-                             {"send_s": t_sent - t0, "wait_s": t_settled - t_sent, "judge_s": t_judged - t_settled,
-                              "clean_s": time.time() - t_judged})
+        return ExampleResult(ex.shapes, outcomes, obs, ex.t_judged - ex.t0, settled, False,
+                             {"send_s": ex.t_sent - ex.t0, "wait_s": t_settled - ex.t_sent,
+                              "judge_s": ex.t_judged - t_settled, "clean_s": 0.0}, tag=ex.tag)
 
     # -- waiting on evidence ------------------------------------------------------------------------
 
     def _consumed(self, queue: str | None) -> bool:
         return any(queue in qs for qs in self.consumers.values())
 
-    def _wait(self, mark: int, bound: float) -> tuple[str, list[str]]:
-        """Wait until nothing of this example is in flight; return how it ended and what was left."""
-        t0 = last_change = time.time()
-        while True:
-            if self.watch.poll():
-                last_change = time.time()
-            pending, unlock_runs = self._in_flight(self.watch.events[mark:])
-            now = time.time()
-            if not pending:
-                return "quiescent", []
-            movers = [p for p in pending if p[1] != "celery.chord_unlock"]
-            if not movers and unlock_runs >= UNLOCK_RUNS_STUCK:
-                return "unlock-retrying", [p[0] for p in pending]  # only chord_unlock still moves: it polls forever
-            if now - last_change >= IDLE_BEFORE_LOST_S:
-                nowhere = self._nowhere([p[0] for p in movers])
-                if movers and len(nowhere) == len(movers) and not any(p[2] for p in movers):
-                    return "lost", [p[0] for p in pending]
-            if now - t0 >= bound:
-                return "bound", [p[0] for p in pending]
-            time.sleep(POLL_S)
-
-    def _await_rejections(self, events: list[dict], sent: list[dict]) -> None:
+    def _rejections_settled(self, ex: "InFlight", now: float) -> bool:
         """A task that raised Reject is finished off by its worker's main process after the task's own end:
-        since Celery 5.7 that stores FAILURE for it, then counts the part, which may fail its chord.  Wait
-        for those metas, then until the backend stops changing (two reads STABLE_S apart), bounded."""
-        rejected = [e["task_id"] for e in events if e["event"] == "end" and e.get("state") == "REJECTED"]
-        if not rejected or not oracle_mod.REJECT_RECORDS_FAILURE:
-            return
-        finals = [c["chord_id"] for c in sent if not c.get("send_error")]
+        since Celery 5.7 that stores FAILURE for it, then counts the part, which may fail its chord.  True
+        once those metas are stored and the backend has stopped changing for the example (two reads STABLE_S
+        apart, the same), or REJECT_META_BOUND_S after it first asked; asked again at each ``advance``, so
+        the other examples in flight are not held up meanwhile."""
+        if not oracle_mod.REJECT_RECORDS_FAILURE:
+            return True
+        rejected = [e["task_id"] for e in ex.events if e["event"] == "end" and e.get("state") == "REJECTED"]
+        if not rejected:
+            return True
+        if not ex.reject_since:
+            ex.reject_since = now
+        if now - ex.reject_since >= REJECT_META_BOUND_S:
+            return True
+        if now - ex.reject_snap_t < STABLE_S:
+            return False
         backend = self.app.backend
-        deadline = time.time() + REJECT_META_BOUND_S
-        while time.time() < deadline and any(backend.get_task_meta(t).get("status") == "PENDING" for t in rejected):
-            time.sleep(POLL_S)
-        client = self.topo.redis.client(1) if self.scenario.backend == "redis" else None
-
-        def snapshot():
-            return ([backend.get_task_meta(t).get("status") for t in finals], client.dbsize() if client else None)
-
-        last = snapshot()
-        while time.time() < deadline:
-            time.sleep(STABLE_S)
-            now = snapshot()
-            if now == last:
-                break
-            last = now
-        self.watch.poll()
+        statuses = [backend.get_task_meta(t).get("status") for t in rejected]
+        if "PENDING" in statuses:
+            return False
+        finals = [backend.get_task_meta(c["chord_id"]).get("status") for c in ex.sent if not c.get("send_error")]
+        # the whole backend's size too, when no other example writes to it meanwhile (a part's count, say)
+        size = self.topo.redis.client(1).dbsize() if self.scenario.backend == "redis" and len(self._flight) == 1 else None
+        snapshot = (statuses, finals, size)
+        stable = snapshot == ex.reject_snapshot
+        ex.reject_snapshot, ex.reject_snap_t = snapshot, now
+        return stable
 
     def _in_flight(self, events: list[dict]) -> tuple[list[tuple[str, str, bool]], int]:
         """(task id, name, started) of every task published or started and not yet settled; and how
@@ -476,12 +635,12 @@ class FuzzSession:
         # chord_unlock retries that saw every other task of the example ended: it will poll forever
         return pending, sum(1 for t in unlock_retries if t > last_other_end)
 
-    def _nowhere(self, task_ids: list[str]) -> list[str]:
+    def _nowhere(self, task_ids: list[str], events: list[dict]) -> list[str]:
         """The ids, of those given, that are in no queue and held unacked by no worker (Redis broker)."""
         if not task_ids or self.scenario.broker != "redis":
             return []
         client = self.topo.redis.client(0)
-        queues = observe.known_queues(self.scenario.to_dict(), [], self.watch.events[-2000:])
+        queues = observe.known_queues(self.scenario.to_dict(), [], events[-2000:])
         probe = observe.probe_redis_broker(client, queues)
         seen = {m.get("task_id") for q in probe["queues"].values() for m in q["messages"]}
         seen |= {m.get("task_id") for m in probe["unacked"]}
@@ -502,7 +661,10 @@ class FuzzSession:
         if full:
             queues = observe.known_queues(self.scenario.to_dict(), sent, events)
             probe["broker"] = observe.probe_redis_broker(self.topo.redis.client(0), queues)
-            probe["workers"] = observe.probe_workers(app, len(self.topo.workers))
+            # what each worker consumes and has registered is read once per (re)start, unless one died since
+            alive = all(w.node.alive() for w in self.topo.workers)
+            probe["workers"] = dict(self._workers) if alive and self._workers else \
+                observe.probe_workers(app, len(self.topo.workers))
             probe["logs"] = self._log_lines(log_marks)
         return probe
 
@@ -534,9 +696,13 @@ class FuzzSession:
                                                 for w in self.topo.workers})
 
     def _clean_up(self, settled: str, events: list[dict], probe: dict[str, Any]) -> bool:
-        """Leave nothing of this example behind; return True if the workers had to be restarted."""
+        """Leave nothing of the finished examples behind (``events``: theirs; ``settled``: the worst way one
+        of them settled); return True if the workers had to be restarted.  Called with no example in flight:
+        a FLUSHDB would take the others' evidence with it."""
+        self.unclean = 0
         if settled in ("bound", "unlock-retrying") or any(not w.node.alive() for w in self.topo.workers):
             self.reset()
+            self.resets += 1
             return True
         client = self.topo.redis.client(0)
         parked = {e.get("queue") for e in events if e["event"] == "publish" and not self._consumed(e.get("queue"))}
@@ -544,4 +710,5 @@ class FuzzSession:
             client.delete(queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9)))
         if self.scenario.backend == "redis":
             self.topo.redis.client(1).flushdb()
+        self._dirty, self._dirty_settled = [], "quiescent"
         return False

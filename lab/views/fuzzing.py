@@ -64,6 +64,11 @@ def print_summary(stats, saved: list[tuple[dict, Path]], plan: dict[str, Any], r
               + (f" (as the oracle expected: {by_design})" if by_design else ""))
     if stats.known_seen:
         out.print("[dim]known kinds seen again: " + ", ".join(f"{k} ×{n}" for k, n in stats.known_seen.items()) + "[/dim]")
+    if getattr(stats, "unconfirmed", None):
+        out.print("[yellow]seen only with other examples in flight, not again alone (so not reported; they may need "
+                  "the concurrency, or another example's load, to show): "
+                  + ", ".join(f"{k} ×{n}" for k, n in stats.unconfirmed.items())
+                  + "; try --in-flight 1 to search for them one example at a time[/yellow]")
     if not saved:
         out.print("[green]no finding[/green]: every chord ended as its oracle says a correct Celery ends it.")
         return
