@@ -406,7 +406,9 @@ def rich_matrix(cells: list[Cell], prepared: list[Prepared]) -> Table:
         t.add_column(f"celery {p.env.celery if p.env else p.spec.text}", overflow="fold")
     by_key = {(c.scenario, c.spec): c for c in cells}
     for ref in dict.fromkeys(c.scenario for c in cells):
-        t.add_row(scenario_label(ref), *[cell_text(by_key[(ref, p.spec.text)]) for p in prepared])
+        # a shard (`--shard K/N`) has some cells of a row only: the others are another shard's
+        t.add_row(scenario_label(ref), *[cell_text(by_key[(ref, p.spec.text)]) if (ref, p.spec.text) in by_key
+                                         else Text("another shard", style="dim") for p in prepared])
     return t
 
 

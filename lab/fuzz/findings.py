@@ -521,6 +521,136 @@ def update(ref: str, updates: dict[str, Any], directory: Path | None = None) -> 
     return path
 
 
+# -- merging the findings of many shards: one finding per mechanism, with its witnesses ------------------
+
+
+def signature(r: dict[str, Any]) -> tuple:
+    """What makes two findings one: the same kind of finding in the same space on the same topology (the
+    key ``--skip-known`` and the search's own ``known`` set use), whatever canvas each shrank to."""
+    return (r.get("space"), r.get("base"), r.get("finding_kind"))
+
+
+def _merge_key(r: dict[str, Any]) -> tuple:
+    """A fuzz record's identity across stores: its kind (a witness is a finding stored under another), id, time."""
+    kind = "fuzz-finding" if r.get("kind") == "fuzz-witness" else r.get("kind")
+    return (kind, r.get("id"), r.get("t"))
+
+
+def witness_entry(r: dict[str, Any]) -> dict[str, Any]:
+    """One witness of a finding, as RESULTS.md and the finding's record list it: which seed and shard found it."""
+    rep = r.get("replay") or {}
+    return {"id": r.get("id"), "seed": r.get("seed"), "shard": (r.get("plan") or {}).get("shard"),
+            "canvas": r.get("canvas"), "replayed": f"{rep.get('reproduced')}/{rep.get('runs')}" if rep else None,
+            "t": r.get("t"), "path": r.get("path")}
+
+
+def _finding_file(source: Path, r: dict[str, Any]) -> Path | None:
+    """A source store's file of finding ``r``: in its ``findings/`` (or ``findings/witnesses/``), else where
+    its record says."""
+    path = r.get("path")
+    if not path:
+        return None
+    name = Path(path).name
+    for p in (source / "findings" / name, source / "findings" / "witnesses" / name, Path(path), PROJECT_ROOT / path):
+        if p.is_file():
+            return p
+    return None
+
+
+def merge(source: Path, *, store: Path | None = None, directory: Path | None = None) -> dict[str, Any]:
+    """The fuzzer's records and finding files of the store ``source`` merged into ``store`` (default: the current).
+
+    A record already there (same kind, id and time) is left out, so merging twice adds nothing.  A finding
+    whose ``signature`` has no finding yet becomes one, its file copied into ``findings_dir``; one whose
+    signature has a finding already is stored as a ``fuzz-witness`` of it (its whole record kept, its file under
+    ``findings/witnesses/``), and the finding's ``witnesses`` (a ``fuzz-finding-update``) list both, with the
+    seed and shard of each.  All the source's new records are appended in one write.
+    Returns counts (``added``, ``present``, ``findings``, ``witnesses``) and ``saved``: (record, file) of each
+    finding that is new or has a new witness."""
+    import shutil
+
+    source = Path(source)
+    target = Path(store or records.store_dir()) / "fuzz.jsonl"
+    fdir = directory or findings_dir()
+    have = load_records(target)
+    keys = {_merge_key(r) for r in have}
+    primaries: dict[tuple, dict[str, Any]] = {}
+    for r in latest_records(have).values():
+        primaries.setdefault(signature(r), r)
+    lines: list[dict[str, Any]] = []
+    counts = {"added": 0, "present": 0, "findings": 0, "witnesses": 0}
+    made = 0  # the witnesses' updates written here, not records of the source
+    saved: dict[str, tuple[dict[str, Any], Path | None]] = {}
+
+    def place(r: dict[str, Any], folder: Path) -> tuple[str | None, Path | None]:
+        src = _finding_file(source, r)
+        if src is None:
+            return r.get("path"), None
+        dest = folder / src.name
+        if not dest.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+        return _display_path(dest), dest
+
+    for r in load_records(source / "fuzz.jsonl"):
+        key = _merge_key(r)
+        if key in keys:
+            counts["present"] += 1
+            continue
+        keys.add(key)
+        kind = r.get("kind")
+        if kind in ("fuzz-finding", "fuzz-witness"):
+            sig = signature(r)
+            prim = primaries.get(sig)
+            if prim is None:
+                path, dest = place(r, fdir)
+                rec = {**r, "kind": "fuzz-finding", "path": path}
+                rec.pop("witness_of", None)
+                primaries[sig] = rec
+                lines.append(rec)
+                counts["findings"] += 1
+                saved[rec["id"]] = (rec, dest)
+                continue
+            path, dest = place(r, fdir / "witnesses")
+            rec = {**r, "kind": "fuzz-witness", "witness_of": prim["id"], "path": path}
+            lines.append(rec)
+            witnesses = [*(prim.get("witnesses") or [witness_entry(prim)]), witness_entry(rec)]
+            prim["witnesses"] = witnesses
+            lines.append({"kind": "fuzz-finding-update", "id": prim["id"], "t": time.time(),
+                          "updates": {"witnesses": witnesses}})
+            made += 1
+            counts["witnesses"] += 1
+            if prim["id"] not in saved:
+                stored = Path(prim["path"]) if prim.get("path") else None
+                stored = stored if stored is None or stored.is_absolute() else PROJECT_ROOT / stored
+                saved[prim["id"]] = (prim, stored if stored is not None and stored.is_file() else None)
+            continue
+        if kind == "fuzz-finding-update":
+            # a source's own view of witnesses and paths is not the merged store's: those are recomputed here
+            updates = {k: v for k, v in (r.get("updates") or {}).items() if k not in ("witnesses", "path")}
+            if not updates:
+                continue
+            r = {**r, "updates": updates}
+        lines.append(r)
+    if lines:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join((json.dumps(x, separators=(",", ":"), default=repr) + "\n").encode() for x in lines)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    counts["added"] = len(lines) - made
+    return {**counts, "saved": list(saved.values())}
+
+
+def witness_ids(recs: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Each stored witness's id → the finding it witnesses (fuzz runs name the ids their jobs saved)."""
+    return {r["id"]: r.get("witness_of") for r in recs if r.get("kind") == "fuzz-witness"}
+
+
 # -- mechanisms: what causes a finding, not the task that triggered it -------------------------------
 
 
@@ -690,6 +820,7 @@ def fuzzing_section(records_or_paths: Any = None, finding_runs: list[dict[str, A
     recs = _gather_records(records_or_paths)
     runs = [r for r in recs if r.get("kind") == "fuzz-run"]
     found = latest_records(recs)  # the latest record of a finding wins, with its later updates
+    witnessed = witness_ids(recs)  # a merged shard's finding of a mechanism already found: a witness of that finding
     replays = defaultdict(list)
     for r in recs:
         if r.get("kind") == "fuzz-replay":
@@ -731,7 +862,7 @@ def fuzzing_section(records_or_paths: Any = None, finding_runs: list[dict[str, A
         verdicts: Counter = Counter()
         for r in rs:
             verdicts.update(r["stats"].get("verdicts") or {})
-        ids = sorted({i for r in rs for i in r.get("findings") or []})
+        ids = sorted({witnessed.get(i) or i for r in rs for i in r.get("findings") or []})
         kinds = ", ".join(f"`{k}`" for k in sorted({found[i]["finding_kind"] if i in found else i for i in ids}))
         out.append(f"| {space} | `{base}` | {len(rs)} | {ex} | {ch} | {ch / busy if busy else 0:.1f} | {_minutes(t)} | "
                    + ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items()))
@@ -796,6 +927,11 @@ def fuzzing_section(records_or_paths: Any = None, finding_runs: list[dict[str, A
         out.append("```python\n" + "\n".join(_exported(r, exported)) + "\n```\n")
         if construction_line(r.get("construction")):
             out.append(f"_Construction:_ {construction_line(r.get('construction'))}.\n")
+        if len(r.get("witnesses") or []) > 1:
+            out.append(f"_Witnesses:_ {len(r['witnesses'])} findings of this kind merged into this one, each shrunk "
+                       "from its own seed: " + "; ".join(
+                           f"`{w['id']}` (seed {w.get('seed')}" + (f", shard {w['shard']}" if w.get("shard") else "")
+                           + f": `{w.get('canvas')}`)" for w in r["witnesses"]) + ".\n")
         if r.get("evidence"):
             out.append("```text\n" + "\n".join(r["evidence"][:10]) + "\n```\n")
         v = r.get("versions") or {}

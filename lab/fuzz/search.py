@@ -127,6 +127,7 @@ class FuzzStats:
     unbootable: int = 0  # drawn configurations whose workers did not start
     hypothesis_runs: int = 0
     unconfirmed: Counter = field(default_factory=Counter)  # kinds seen in flight that did not come back alone
+    unshrunk: Counter = field(default_factory=Counter)  # kinds seen in flight, not shrunk: the budget was spent
     in_flight_peak: int = 0  # the most examples that were in flight at once
 
     @property
@@ -145,6 +146,7 @@ class FuzzStats:
                 "reconfigurations": self.reconfigurations, "shrink_examples": self.shrink_examples,
                 "unbootable": self.unbootable,
                 "hypothesis_runs": self.hypothesis_runs, "unconfirmed": dict(self.unconfirmed),
+                "unshrunk": dict(self.unshrunk),
                 "in_flight_peak": self.in_flight_peak}
 
 
@@ -334,7 +336,9 @@ class Search:
         the kind alone and shrink it.  The second run draws the same examples as the first (same seed, same
         answers), so the ones explored are answered from what was seen without being run, until the first
         one that showed the kind: that one runs again, alone.  A kind seen in flight that does not come
-        back alone is counted as unconfirmed, not reported: its evidence may have been another example's."""
+        back alone is counted as unconfirmed, not reported: its evidence may have been another example's.
+        Once the budget is spent, the kinds left are counted as unshrunk (one at a time, hypothesis stops at
+        its first finding, so it would not have seen them either)."""
         self.first_failure_at.clear()
         self.last_failure.clear()
         drawn, errors = self._explore(seed)
@@ -349,6 +353,9 @@ class Search:
                 continue  # found while shrinking another kind
             if self.plan.max_findings is not None and len(self.found) >= self.plan.max_findings:
                 break
+            if new and not self._budget_left():  # as one at a time: shrinking spends the budget, the first goes on
+                self.stats.unshrunk[kind] += 1
+                continue
             self.rep.phase(f"confirming {kind} alone, then shrinking it")
             got = self._collect(self._shrink_alone(seed, drawn, d, kind), seed)
             if kind not in {f.kind for f in got}:

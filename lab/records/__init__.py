@@ -18,6 +18,9 @@ seen twice (a migration cut short) is read once.  ``runs/<run id>/`` holds the
 run's logs, ledger and timeline.  A live run holds a lock on its folder; the
 folder of a run killed before it was recorded goes to ``runs/_orphaned/``
 (``orphaned_run_dirs``, called by the next run and by ``lab clean``).
+``merge(other_store)`` brings another store's records in (a shard's, from another machine or
+``lab fuzz --jobs``): each run id once, each into the campaign of the same name, so merging the
+same store twice adds nothing the second time.
 """
 
 from __future__ import annotations
@@ -237,9 +240,9 @@ def replay_command(scenario_ref: str, seed: int) -> str:
     return f"python -m lab run {ref} --seed {seed}" + (f" --celery {celery}" if celery else "")
 
 
-def diagnoses_file() -> Path:
+def diagnoses_file(store: Path | None = None) -> Path:
     """Saved doctor diagnoses (``lab doctor --save``): what was read and judged, one record a line."""
-    return store_dir() / "diagnoses.jsonl"
+    return (store or store_dir()) / "diagnoses.jsonl"
 
 
 def _line(record: dict[str, Any]) -> bytes:
@@ -425,6 +428,78 @@ def migrate(store: Path | None = None) -> dict[str, Any] | None:
         os.close(fd)
     return {"legacy_bytes": size, "records": len(lines) - skipped, "skipped": skipped,
             "campaigns": [(name, len(members), campaign_file(name, store).stat().st_size) for name, members in campaigns]}
+
+
+# -- merging another store in (the shards of one campaign) -----------------------------------
+
+
+def _campaigns_of(store: Path) -> list[tuple[str, list[bytes]]]:
+    """A store's records as (campaign name, lines): its campaigns by file name, an older ``runs.jsonl`` as
+    ``lab records migrate`` would name its parts."""
+    found: list[tuple[str, list[bytes]]] = []
+    legacy = legacy_runs_file(store)
+    if legacy.is_file():
+        lines = [line if line.endswith(b"\n") else line + b"\n" for line in _lines(legacy)]
+        found += legacy_campaigns(lines)
+    for f in campaign_files(store):
+        found.append((f.name[:-len(CAMPAIGN_SUFFIX)], list(_lines(f))))
+    return found
+
+
+def merge(source: Path, *, store: Path | None = None, copy_runs: bool = True) -> dict[str, int]:
+    """Every record of the store ``source`` not yet in ``store`` (default: the current one), appended to it.
+
+    A record is known by its run id: one already in the store (in any campaign) is left out, so nothing
+    is stored twice and merging again adds nothing.  Each goes to the campaign of the same name, the new
+    ones of a campaign as one gzip member (one write: a crash adds all of them or none).  Saved doctor
+    diagnoses likewise.  ``copy_runs``: also copy the run folders (logs, ledger) the store lacks.
+    Returns counts: ``added``, ``present`` (already there), ``run_folders`` copied."""
+    import shutil
+
+    source, target = Path(source), Path(store or store_dir())
+    seen = {r["run_id"] for r in load_all(target)}
+    added = present = 0
+    for name, lines in _campaigns_of(source):
+        new = []
+        for line in lines:
+            rec = _parse(line)
+            if rec is None:
+                continue
+            if rec["run_id"] in seen:
+                present += 1
+                continue
+            seen.add(rec["run_id"])
+            new.append(line if line.endswith(b"\n") else line + b"\n")
+        if new:
+            path = campaign_file(name, target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            gzjsonl.append_line(path, b"".join(new))
+            added += len(new)
+    diag_seen = {r["run_id"] for r in load_all(diagnoses_file(target))}
+    new_diag = []
+    for line in _lines(diagnoses_file(source)):
+        rec = _parse(line)
+        if rec is None:
+            continue
+        if rec["run_id"] in diag_seen:
+            present += 1
+            continue
+        diag_seen.add(rec["run_id"])
+        new_diag.append(line if line.endswith(b"\n") else line + b"\n")
+    if new_diag:
+        target.mkdir(parents=True, exist_ok=True)
+        _append_plain(diagnoses_file(target), b"".join(new_diag))
+        added += len(new_diag)
+    copied = 0
+    runs = source / "runs"
+    if copy_runs and runs.is_dir() and runs.resolve() != (target / "runs").resolve():
+        for d in sorted(p for p in runs.iterdir() if p.is_dir() and p.name[0] not in "._"):
+            dest = target / "runs" / d.name
+            if dest.exists() or (d / RUN_LOCK).exists():  # there already, or a run still live (or killed) there
+                continue
+            shutil.copytree(d, dest, symlinks=True)
+            copied += 1
+    return {"added": added, "present": present, "run_folders": copied}
 
 
 def command_line() -> str:

@@ -69,6 +69,10 @@ def print_summary(stats, saved: list[tuple[dict, Path]], plan: dict[str, Any], r
                   "the concurrency, or another example's load, to show): "
                   + ", ".join(f"{k} ×{n}" for k, n in stats.unconfirmed.items())
                   + "; try --in-flight 1 to search for them one example at a time[/yellow]")
+    if getattr(stats, "unshrunk", None):
+        out.print("[yellow]seen, but not shrunk or reported: the budget was spent first: "
+                  + ", ".join(f"{k} ×{n}" for k, n in stats.unshrunk.items())
+                  + "; give more --examples or --budget to have them shrunk[/yellow]")
     if not saved:
         out.print("[green]no finding[/green]: every chord ended as its oracle says a correct Celery ends it.")
         return
