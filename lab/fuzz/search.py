@@ -214,6 +214,7 @@ class Search:
         self.last_failure: dict[str, tuple] = {}  # kind -> (shapes, config, result, outcome): the latest is the shrunk one
         self.first_failure_at: dict[str, tuple[int, float]] = {}
         self._finding_in_run = False
+        self._unbooted = False
         self._deadline = time.time() + plan.budget_s if plan.budget_s else None
 
     # -- one example -------------------------------------------------------------------------------
@@ -383,12 +384,15 @@ class Search:
             d = Drawn(len(drawn), example_key(config, shapes), config, list(shapes))
             drawn.append(d)
             _steer(shapes, self.plan)
-            if config is not None:
-                self._absorb(session.drain())  # a configuration applies to the whole topology
+            target = config_scenario(config) if config is not None else None
+            if target is not None and (self._unbooted or target.to_dict() != session.scenario.to_dict()):
+                self._unbooted = False
+                self._absorb(session.drain())  # a configuration applies to the whole topology: the others first
                 try:
-                    if session.reconfigure(config_scenario(config)):
+                    if session.reconfigure(target):
                         self.stats.reconfigurations += 1
                 except ConfigCannotBoot as e:
+                    self._unbooted = True  # the topology is half-moved: the next configuration is applied whole
                     d.rejected = True
                     self.stats.unbootable += 1
                     self.rep.phase(f"a drawn configuration did not boot, skipped: {e}")
