@@ -99,7 +99,7 @@ def refusal(s: Scenario) -> str | None:
     if s.broker != "redis" or s.backend != "redis":
         return (f"scenario {s.name!r} uses broker {s.broker} and backend {s.backend}; export writes Redis reproducers "
                 "only (the lab's own redis-server for both).")
-    for module in {*s.tasks, *(m for w in s.workers for m in w.tasks or ())}:
+    for module in sorted({*s.tasks, *(m for w in s.workers for m in w.tasks or ())}):  # sorted: the same sentence every time
         if module not in TASK_MODULES and _beside(s, module) is None:
             return (f"task module {module!r} is neither one of the lab's ({', '.join(TASK_MODULES)}) nor beside the "
                     "scenario file; export copies only those: copy yours beside the exported tasks.py by hand.")
