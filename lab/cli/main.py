@@ -44,12 +44,14 @@ COMMANDS = {
     "compose": "lab.cli.compose:compose_cmd",
     "export": "lab.cli.export:export_cmd",
     "witness": "lab.cli.witness:witness_cmd",
+    "bisect": "lab.cli.bisect:bisect_cmd",
+    "casebook": "lab.cli.casebook:casebook_cmd",
 }
 
 
 # Commands that write the results store: it is checked once their options are parsed, before
 # they start any process, so an unwritable store is one sentence and exit 254, not a crash mid-run.
-WRITES_STORE = ("run", "fuzz", "replay", "matrix", "attach", "witness")
+WRITES_STORE = ("run", "fuzz", "replay", "matrix", "attach", "witness", "bisect")
 
 
 def _checking_store_first(cmd: click.Command) -> click.Command:

@@ -138,8 +138,8 @@ def parse_versions(text: str) -> list[VersionSpec]:
     return specs
 
 
-def requirements(celery_version: str) -> list[str]:
-    """What an environment for an exact Celery version installs."""
+def requirements(celery_version: str, extras: tuple[str, ...] = ()) -> list[str]:
+    """What an environment for an exact Celery version installs (``extras``: more, e.g. a finding's hypothesis)."""
     release = release_of(celery_version)
     if release is None:
         raise VersionSpecError(f"{celery_version!r} is not an exact Celery release such as 5.3.6.")
@@ -147,7 +147,7 @@ def requirements(celery_version: str) -> list[str]:
     reqs = [f"celery[redis]=={celery_version}", f"kombu[redis]~={major}.{minor}.0"]
     if (major, minor) < BILLIARD_4_3_SINCE:
         reqs.append("billiard<4.3")
-    return [*reqs, *LAB_RUNTIME]
+    return [*reqs, *LAB_RUNTIME, *extras]
 
 
 def installed_celery() -> str | None:
@@ -345,7 +345,7 @@ def _own_env(version: str) -> Env:
 
 
 def ensure_env(celery_version: str, *, root: Path | None = None, installer: Installer | None = None,
-               use_own: bool = True) -> Env:
+               use_own: bool = True, extras: tuple[str, ...] = ()) -> Env:
     """The environment for an exact Celery version: cached, or made now (under a lock).
 
     The lab's own interpreter serves its own Celery version (``use_own``).
@@ -356,7 +356,7 @@ def ensure_env(celery_version: str, *, root: Path | None = None, installer: Inst
         raise VersionSpecError(f"{celery_version!r} is not an exact Celery release such as 5.3.6.")
     if use_own and celery_version == installed_celery():
         return _own_env(celery_version)
-    reqs = requirements(celery_version)
+    reqs = requirements(celery_version, extras)  # extras make an environment of their own (the name's digest)
     path = (root or envs_dir()) / env_name(celery_version, reqs)
     marker = _read_marker(path)
     if marker is not None:
@@ -431,3 +431,62 @@ def prepare(spec: VersionSpec, *, installer: Installer | None = None, root: Path
     env = ensure_env(version, root=root, installer=installer)
     env.note = note
     return env
+
+
+# -- the releases on the index (lab bisect) ------------------------------------------------------
+
+RELEASES_TTL_S = 24 * 3600.0  # a new Celery release is rare; a day-old list is fresh enough
+
+
+def index_url() -> str:
+    """The simple index the environments install from (uv's own setting first), without a trailing slash."""
+    for var in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(var):
+            return os.environ[var].rstrip("/")
+    return "https://pypi.org/simple"
+
+
+def released(package: str = "celery", *, root: Path | None = None) -> tuple[list[dict], str | None]:
+    """Every version of ``package`` on the index, in the index's order (not release order: callers sort),
+    as ``{"version", "requires_python", "yanked"}``, and a note when the list came from the cache
+    because the index did not answer.
+
+    Read from the index's JSON simple API (PEP 691) and cached a day under the environments'
+    folder, per index; pre-releases and yanked releases are kept here (``release_of`` tells the
+    former apart).  ``InstallFailed`` when the index does not answer and nothing is cached.
+    """
+    import urllib.request
+
+    cache = (root or envs_dir()) / f"releases-{package}.json"
+    try:
+        cached = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        cached = None
+    url = f"{index_url()}/{package}/"
+    if not isinstance(cached, dict) or cached.get("index") != url or not isinstance(cached.get("releases"), list):
+        cached = None  # another index's list (or none) says nothing about this one
+    elif time.time() - cached.get("fetched_at", 0) < RELEASES_TTL_S:
+        return cached["releases"], None
+    try:
+        req = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        with urllib.request.urlopen(req, timeout=RESOLVE_TIMEOUT_S) as resp:
+            data = json.loads(resp.read())
+        by_version: dict[str, dict] = {}
+        for f in data.get("files") or []:
+            name = f.get("filename", "")
+            version = (name.split("-")[1] if name.endswith(".whl")
+                       else name.rsplit("-", 1)[-1].removesuffix(".tar.gz").removesuffix(".zip"))
+            entry = by_version.setdefault(version, {"version": version, "requires_python": None, "yanked": True})
+            entry["requires_python"] = entry["requires_python"] or f.get("requires-python")
+            entry["yanked"] = entry["yanked"] and bool(f.get("yanked"))  # yanked only if every file is
+        releases = [by_version.get(v) or {"version": v, "requires_python": None, "yanked": False}
+                    for v in data.get("versions") or by_version]
+    except (OSError, ValueError, AttributeError) as e:
+        if cached is not None:
+            return cached["releases"], f"the index {url} did not answer ({e}); used the list cached {time.ctime(cached['fetched_at'])}"
+        raise InstallFailed(f"the index {url} did not list {package}'s releases ({e}), and none are cached") from None
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"fetched_at": time.time(), "index": url, "releases": releases}))
+    os.replace(tmp, cache)
+    return releases, None

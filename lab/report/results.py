@@ -179,8 +179,18 @@ def build(recs: list[dict[str, Any]]) -> str:
             else:
                 out.append(f"**Fix:** `{fix}` (no stored runs yet).\n")
         out.append(f"Replay: `{rec['replay']}`\n")
+        out += timeline_picture(name)
     out += extra_sections(recs, all_recs, finding_runs, fuzz_recs, witnessed=witnessed)
     return "\n".join(out) + "\n"
+
+
+def timeline_picture(name: str) -> list[str]:
+    """The scenario's committed timeline (docs/casebook/timelines/, written by `lab casebook`), as a relative link."""
+    rel = f"docs/casebook/timelines/{name}.svg"
+    if not (PROJECT_ROOT / rel).is_file():
+        return []
+    return [f"**Timeline** (a representative stored run, drawn by `python -m lab casebook`; its page: "
+            f"`docs/casebook/scenarios/{name}.html`):\n\n![the timeline of {name}]({rel})\n"]
 
 
 def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
@@ -223,7 +233,15 @@ def extra_sections(recs: list[dict[str, Any]], all_recs: list[dict[str, Any]],
             out += [section, ""]
     except ImportError:
         pass
+    out += release_ranges_section()
     return out
+
+
+def release_ranges_section() -> list[str]:
+    """Since which Celery release each finding and stuck scenario reproduces, from results/bisect.json (`lab bisect`)."""
+    from lab.report.bisect import bisect_section
+
+    return bisect_section()
 
 
 def doctor_section() -> list[str]:
