@@ -8,7 +8,10 @@ code.  Each test is one of the proofs the recorded history gives where the live 
 - a header part lost with a crashed worker that was restarted under the same name: which pid, and when;
 - the callback routed by the publishing worker's own config;
 - a chord still running;
-- on RabbitMQ, the callback published to a queue with no consumer.
+- on RabbitMQ, the callback published to a queue with no consumer;
+- after every key expired, the producer and the workers on different backends (the backend each recorded);
+- a part return Redis refused under maxmemory noeviction (the recorded internal error), keys or no keys;
+- a restart of the backend after the header was sent (the recorded backends rule a producer writing elsewhere out).
 
 Every process is owned (``ProcessOwner``); waits are on evidence (a recorded event, a key, a queue depth), bounded.
 """
@@ -284,3 +287,108 @@ def test_a_recorder_that_dropped_events_proves_no_absence_and_doctor_says_so(tmp
             assert (d["verdict"], d["cause"]) == ("stuck", "callback-queue-unconsumed"), d  # the live state proves it
             assert any("dropped" in e and "proves nothing" in e for e in d["evidence"]), d["evidence"]
             assert d["rule"] != "judge (recorded history)", d
+
+
+def expire_everything(clients, ids: dict) -> int:
+    """Make every key naming the chord (its group, callback and parts) expire now, in each backend given; wait until
+    they are gone (bounded).  How many there were."""
+    keys = [(c, k) for c in clients for ident in (ids["group"], ids["callback"], *ids["headers"])
+            for k in c.scan_iter(f"*{ident}*")]
+    for c, k in keys:
+        c.pexpire(k, 1)
+    wait_for(lambda: not any(c.exists(k) for c, k in keys), 10, what=lambda: [k for c, k in keys if c.exists(k)])
+    return len(keys)
+
+
+def test_producer_and_workers_on_different_backends_are_proven_from_the_recorded_backends_after_expiry(tmp_path):
+    """The producer stores results in db 1, the worker in db 2.  Once every key of the chord has expired in both,
+    nothing in Redis is left to compare; the backend the producer recorded on the header's publish and the one the
+    worker recorded on each part's end prove backend-mismatch."""
+    root = shop(tmp_path / "proj")
+    with ProcessOwner(tmp_path / "own") as owner:
+        redis = start_redis(owner, tmp_path / "own", {})
+        store = redis.url(3)
+        env = env_for(root, redis.url(0), redis.url(1), store)
+        start_worker(owner, root, {**env, "SHOP_BACKEND": redis.url(2)}, "w1", "-c", "2")
+        ids = send(root, env, [0.0, 0.0])
+        wait_for(lambda: len(recorded(store, ids["callback"], "end")) == 2, 30,
+                 what=lambda: recorded(store, ids["callback"], "end"))
+        assert expire_everything([redis.client(1), redis.client(2)], ids) >= 3  # .s in db 1; .j, .d and metas in db 2
+        done, report = doctor(root, env, "--chord", ids["callback"])
+        d = report["chords"][0]
+        assert (d["verdict"], d["cause"]) == ("stuck", "backend-mismatch"), d
+        assert done.returncode == 1
+        assert "another database" in d["summary"], d
+        text = "\n".join(d["evidence"])
+        assert f"{redis.url(1)}: Celery sets .s there" in text, text
+        assert f"with result backend {redis.url(2)}: its return was counted there" in text, text
+
+
+def test_a_part_return_refused_under_noeviction_is_proven_by_the_recorded_error_before_and_after_expiry(tmp_path):
+    """The backend is its own Redis, maxmemory 4 MB under noeviction, filled while both parts run: their results are
+    refused (OutOfMemoryError outside the task's body), so neither is counted.  The recorded internal errors prove
+    part-return-error while .s and a short count remain, and still once every key of the chord has expired."""
+    root = shop(tmp_path / "proj")
+    with ProcessOwner(tmp_path / "own") as owner:
+        broker = start_redis(owner, tmp_path / "own", {}, name="broker")
+        small = start_redis(owner, tmp_path / "own", {"maxmemory": "4mb", "maxmemory-policy": "noeviction"},
+                            name="backend")
+        store = broker.url(3)
+        env = env_for(root, broker.url(0), small.url(0), store)
+        start_worker(owner, root, env, "w1", "-c", "2")
+        ids = send(root, env, [3.0, 3.0])
+        wait_for(lambda: len(recorded(store, ids["callback"], "start")) == 2, 30,
+                 what=lambda: recorded(store, ids["callback"], "start"))
+        backend = small.client(0)
+        import redis as redis_py
+
+        filled = 0
+        while filled < 2000:  # bounded: fill until Redis refuses a write
+            try:
+                backend.set(f"filler:{filled}", "x" * 65536)
+            except redis_py.exceptions.OutOfMemoryError:
+                break
+            filled += 1
+        assert filled < 2000, "Redis never refused a write"
+        wait_for(lambda: len(recorded(store, ids["callback"], "internal_error")) == 2, 30,
+                 what=lambda: recorded_events(store, ids=[ids["callback"]])["events"][-4:])
+        for expired in (False, True):
+            if expired:
+                expire_everything([backend], ids)
+            done, report = doctor(root, env, "--chord", ids["callback"])
+            d = report["chords"][0]
+            assert (d["verdict"], d["cause"]) == ("stuck", "part-return-error"), (expired, d)
+            assert "raised OutOfMemoryError in the result backend, which refused the write" in d["summary"], d
+            assert ("every chord key has expired since" in d["summary"]) == expired, d["summary"]
+            text = "\n".join(d["evidence"])
+            assert text.count("Redis refused the write") == 2 and "in mark_as_done" in text, text
+
+
+def test_a_backend_restart_after_the_header_was_sent_is_proven_with_the_recorded_backends(tmp_path):
+    """The backend is its own Redis without persistence, restarted while both parts run: the parts' returns build a
+    new .j with no .s.  The live state alone cannot tell a restart from a producer writing elsewhere (unknown); the
+    recorder shows the producer set .s in the backend read here and both parts returned there: backend-data-lost."""
+    root = shop(tmp_path / "proj")
+    with ProcessOwner(tmp_path / "own") as owner:
+        broker = start_redis(owner, tmp_path / "own", {}, name="broker")
+        backend = start_redis(owner, tmp_path / "own", {}, name="backend")
+        store = broker.url(3)
+        env = env_for(root, broker.url(0), backend.url(0), store)
+        start_worker(owner, root, env, "w1", "-c", "2")
+        ids = send(root, env, [3.0, 3.0])
+        wait_for(lambda: len(recorded(store, ids["callback"], "start")) == 2, 30,
+                 what=lambda: recorded(store, ids["callback"], "start"))
+        backend.restart(persist=False)
+        wait_for(lambda: len(recorded(store, ids["callback"], "end")) == 2, 30,
+                 what=lambda: recorded(store, ids["callback"], "end"))
+        client = backend.client(0)
+        wait_for(lambda: client.exists(f"celery-taskset-meta-{ids['group']}.j") and client.zcard(
+            f"celery-taskset-meta-{ids['group']}.j") == 2, 30, what=lambda: sorted(client.scan_iter("*")))
+        done, report = doctor(root, env, "--chord", ids["callback"])
+        d = report["chords"][0]
+        assert (d["verdict"], d["cause"]) == ("stuck", "backend-data-lost"), d
+        assert "lost in that restart" in d["summary"], d
+        assert any(e.startswith("recorder: producer@") and "and all 2 parts returned into it" in e
+                   for e in d["evidence"]), d["evidence"]
+        _, bare = doctor(root, env, "--chord", ids["callback"], "--recorder", "none")
+        assert bare["chords"][0]["verdict"] != "stuck", bare["chords"][0]

@@ -262,3 +262,146 @@ def test_a_callback_waiting_where_the_app_would_not_route_it_says_so_without_con
     route = [e for e in d.evidence if e.startswith("route:")]
     assert route and "but its message waits in 'summary'" in route[0], d.evidence
     assert "summary" in (d.fix or ""), d.fix
+
+
+# -- the flight recorder's history: proofs that outlive the chord keys ------------------------------------------------
+
+DB1 = {"scheme": "redis", "host": "10.0.0.5", "port": 6379, "db": 1, "keyprefix": None}
+
+
+def history(parts=("p1", "p2", "p3"), *, producer=DB1, workers=DB1, extra=()) -> dict:
+    """The recorder's events of chord cb1 (group g1): the producer sent the header at T - 20 with its backend, each
+    part ended SUCCESS on w1 a second later with the worker's backend; ``extra`` events appended."""
+    events = []
+    for i, p in enumerate(parts):
+        events.append({"event": "publish", "t": T - 20 + i * 0.01, "task_id": p, "name": HEADER, "group_id": "g1",
+                       "group_index": i, "chord_callback": "cb1", "by": "producer@host", "queue": "celery",
+                       "chord_expires": [86400.0, "result_expires"], **({"backend": producer} if producer else {})})
+        events.append({"event": "start", "t": T - 19.9, "task_id": p, "pid": 100 + i, "worker": "w1@host",
+                       "group_id": "g1", "chord_callback": "cb1"})
+        events.append({"event": "end", "t": T - 19 + i * 0.01, "task_id": p, "pid": 100 + i, "state": "SUCCESS",
+                       "worker": "w1@host", "group_id": "g1", "chord_callback": "cb1",
+                       **({"backend": workers} if workers else {})})
+    events += list(extra)
+    return {"events": sorted(events, key=lambda e: e["t"]), "dropped": 0, "oldest_t": T - 20, "store": "redis://rec/3"}
+
+
+def recorded(keys: dict | None = None, metas: dict | None = None, uptime: int = 100_000, flushes: int = 0,
+             **rec) -> dict:
+    """Chord cb1 asked by its callback id, with its recorded history; the chord keys and metas as given (none: every
+    key and result expired)."""
+    r = reading(asked="cb1", asked_is="callback", callback="cb1", header_ids=["p1", "p2", "p3"], size=3, keys=keys,
+                metas=metas, result_backend="redis://10.0.0.5:6379/1", backend_identity=DB1)
+    r["recorded"] = history(**rec)
+    r["backend"]["stats"] = {"evicted_keys": 0, "flushes": flushes, "uptime_in_seconds": uptime,
+                             "maxmemory": 4194304, "maxmemory_policy": "noeviction"}
+    return r
+
+
+def refused(p: str, t: float, where=("mark_as_done", "store_result")) -> dict:
+    return {"event": "internal_error", "t": t, "task_id": p, "name": HEADER, "group_id": "g1", "chord_callback": "cb1",
+            "worker": "w1@host", "in": list(where),
+            "error": "OutOfMemoryError: command not allowed when used memory > 'maxmemory'."}
+
+
+OPEN = {".s": {"type": "string", "value": "3", "pttl_ms": 86_380_000},
+        ".j": {"type": "zset", "pttl_ms": 86_380_000, "card": 1, "members": [[1, "p1", "SUCCESS", 1]]}}
+
+
+def test_a_return_the_backend_refused_is_part_return_error_while_the_keys_live_and_after_they_expired():
+    """p2 and p3 ended SUCCESS, then storing their results raised OOM (recorded internal_error in mark_as_done) and
+    no failure of them was taken after: they were never counted.  .j holds 1 of 3 while the keys live (the checker
+    reads a counter mismatch; the recorded errors say why), and once every key expired the history alone proves it."""
+    extra = [refused("p2", T - 18.9), refused("p3", T - 18.8, ("mark_as_done", "on_chord_part_return"))]
+    for keys in (OPEN, None):
+        d = diagnose(recorded(keys=keys, metas={"p1": meta()} if keys else None, extra=extra))
+        assert (d.verdict, d.cause, d.rule) == ("stuck", "part-return-error", "doctor"), d
+        assert "2 of 3 part return(s) raised OutOfMemoryError" in d.summary, d.summary
+        text = "\n".join(d.evidence)
+        assert "recorder: part p2 ended SUCCESS" in text and "in mark_as_done > store_result" in text, text
+        assert "mark_as_done > on_chord_part_return" in text and "no worker published the callback" in text, text
+        assert ("1 against .s = 3" in d.summary) if keys else ("every chord key has expired since" in d.summary)
+
+
+def test_a_refused_return_whose_failure_was_then_stored_proves_nothing_once_the_keys_expired():
+    """The failure of p2 was taken after its refused return (task_failure: stored and counted as FAILURE): the chord
+    may have failed with a ChordError since expired.  Not stuck: unknown."""
+    extra = [refused("p2", T - 18.9), {"event": "failure", "t": T - 18.85, "task_id": "p2", "worker": "w1@host",
+                                       "error": "OutOfMemoryError: ..."}]
+    d = diagnose(recorded(extra=extra))
+    assert d.verdict == "unknown" and d.cause is None, d
+
+
+def test_a_timeout_in_a_part_return_proves_no_uncounted_part_after_expiry():
+    """A TimeoutError may come after the write landed: with the keys gone it proves nothing."""
+    extra = [{**refused("p2", T - 18.9), "error": "TimeoutError: Timeout reading from socket"}]
+    d = diagnose(recorded(extra=extra))
+    assert d.verdict == "unknown" and d.cause is None, d
+
+
+def test_the_counter_mismatch_with_recorded_return_errors_is_part_return_error_not_a_contradiction():
+    """The live count is short and the recorder saw the returns raise in the backend: part-return-error, as the lab
+    proves it from the workers' logs; never chord-counter-mismatch."""
+    extra = [{**refused("p2", T - 18.9), "error": "TimeoutError: Timeout reading from socket"},
+             {**refused("p3", T - 18.8), "error": "TimeoutError: Timeout reading from socket"}]
+    d = diagnose(recorded(keys=OPEN, metas={"p1": meta()}, extra=extra))
+    assert (d.verdict, d.cause) == ("stuck", "part-return-error"), d
+    assert any("whether the write landed cannot be told" in e for e in d.evidence), d.evidence
+
+
+def test_the_recorded_backends_prove_the_mismatch_after_every_key_expired():
+    """The producer recorded db 1 on the header's publish, the worker db 2 on each part's end: stuck, backend-mismatch,
+    with no key left to read; a key prefix of the workers' alone proves it too."""
+    for theirs, how in (({**DB1, "db": 2}, "another database"), ({**DB1, "keyprefix": "worker:"}, "another key prefix")):
+        d = diagnose(recorded(workers=theirs))
+        assert (d.verdict, d.cause, d.rule) == ("stuck", "backend-mismatch", "doctor"), d
+        assert how in d.summary and "3 of 3 header part(s) returned into" in d.summary, d.summary
+        text = "\n".join(d.evidence)
+        assert "recorder: producer@host sent the header" in text and "redis://10.0.0.5:6379/1: Celery sets .s there" in text
+        assert "recorder: part p1 ended SUCCESS on w1@host" in text and "password" not in text
+
+
+def test_another_host_name_alone_proves_no_mismatch():
+    """redis://localhost and redis://127.0.0.1 may be one server: another host or port is no proof."""
+    d = diagnose(recorded(workers={**DB1, "host": "redis.internal"}))
+    assert d.cause != "backend-mismatch" and d.verdict != "stuck", d
+
+
+def test_a_restart_after_the_header_was_sent_is_proven_when_the_recorder_shows_one_backend():
+    """.s gone, .j holding all 3, nothing evicted or flushed, Redis started 19 s ago (after the header was sent at
+    T - 20, before the parts returned at T - 19), and the recorder shows producer and workers on the backend read
+    here: lost in the restart."""
+    keys = {".j": {"type": "zset", "pttl_ms": 86_381_000, "members": [[1, p, "SUCCESS", 1] for p in ("p1", "p2", "p3")]},
+            ".d": {"type": "set", "pttl_ms": 86_381_000, "members": ["p1:0", "p2:1", "p3:2"]}}
+    metas = {p: meta(at=T - 19) for p in ("p1", "p2", "p3")}
+    d = diagnose(recorded(keys=keys, metas=metas, uptime=19))
+    assert (d.verdict, d.cause) == ("stuck", "backend-data-lost"), d
+    assert "lost in that restart" in d.summary and "started 19 s ago" in d.summary, d.summary
+    assert any(e.startswith("recorder: producer@host sent the header") for e in d.evidence), d.evidence
+    assert any(e.startswith("backend (INFO): uptime_in_seconds 19") for e in d.evidence), d.evidence
+    # a server up since before the header was sent: the restart cannot be it, and nothing says what was
+    d = diagnose(recorded(keys=keys, metas=metas, uptime=60))
+    assert d.verdict == "unknown" and d.cause is None, d
+    assert "since before the producer set .s" in d.summary, d.summary
+
+
+def test_a_flush_or_a_restart_after_every_key_expired_leans_to_data_loss_and_says_why_it_cannot_tell():
+    """With every key and result gone, a loss before the last return cannot be told from a failed dispatch whose
+    ChordError went with the rest: unknown, likely backend-data-lost, and what would decide."""
+    for over in ({"flushes": 1}, {"uptime": 15}):
+        d = diagnose(recorded(**over))
+        assert (d.verdict, d.cause, d.likely_cause) == ("unknown", None, "backend-data-lost"), (over, d)
+        assert "cannot be told" in d.summary and "dispatch that failed" in d.summary, d.summary
+        assert any("--log" in m for m in d.missing), d.missing
+
+
+def test_backend_identity_names_the_store_never_its_credentials():
+    from celery import Celery
+
+    from lab.observe.recorder import backend_identity
+
+    app = Celery("t", backend="redis://user:s3cret@Cache.Example:6380/4", set_as_current=False)
+    app.conf.result_backend_transport_options = {"global_keyprefix": "w:"}
+    assert backend_identity(app) == {"scheme": "redis", "host": "cache.example", "port": 6380, "db": 4, "keyprefix": "w:"}
+    assert backend_identity(Celery("t", backend="redis://h", set_as_current=False))["db"] == 0
+    assert "s3cret" not in json.dumps(backend_identity(app))

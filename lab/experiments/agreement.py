@@ -2,11 +2,13 @@
 
     scenario → runtime up (kept up) → the lab's verdict; doctor and audit asked in their own process → RESULTS.md
 
-``agreement_rows()`` (``python -m lab.experiments.agreement [SCENARIO ...]``) brings each scenario up with the
+``agreement_rows()`` (``python -m lab.experiments.agreement [--into TABLE] [SCENARIO ...]``: every scenario, or
+those named; ``--into`` updates their rows in an existing table) brings each scenario up with the
 flight recorder as its witness (``lab run --witness recorder``: the same verdicts as the file ledger, see
 ``experiments/witness.py``), leaves it up, asks ``lab doctor`` by callback id and by group id without the
 recorder's history (``--recorder none``), then by callback id reading it, then once more after every chord key
-and task result of the chords has been made to expire (Redis backends), and ``lab audit``, each as a user
+and task result of the chords has been made to expire (Redis backends: the producer's and any a worker writes to
+instead), and ``lab audit``, each as a user
 would (a separate process with the scenario's app), and writes ``results/doctor_agreement.json``.
 """
 
@@ -62,30 +64,42 @@ def _agree(lab: tuple[str, str | None], doc: dict[str, Any] | None) -> bool:
 EXPIRE_WAIT_S = 10.0  # how long the chord keys and results may take to expire once given 1 ms to live
 
 
-def expire_chords(result_backend: str, sent: list[dict[str, Any]]) -> dict[str, Any]:
+def expire_chords(result_backend: str | list[str], sent: list[dict[str, Any]]) -> dict[str, Any]:
     """Make every chord key and task result of these chords expire, as ``result_expires`` would have by the time a
-    user asks (``PEXPIRE 1``: Redis counts them in ``expired_keys``); return what was expired and how long it took."""
+    user asks (``PEXPIRE 1``: Redis counts them in ``expired_keys``), in each of the run's Redis result backends (the
+    producer's and any a worker writes to instead); return what was expired and how long it took."""
     import redis
 
-    client = redis.Redis.from_url(result_backend, socket_timeout=5)
+    urls = [result_backend] if isinstance(result_backend, str) else list(dict.fromkeys(result_backend))
+    clients = [redis.Redis.from_url(u, socket_timeout=5) for u in urls if u.startswith("redis")]
     try:
         keys = set()
-        for c in sent:
-            for pattern in (f"*{c.get('group_id')}*", f"*{c['chord_id']}*"):
-                keys.update(client.scan_iter(pattern, count=1000))
-            for tid in c.get("header_ids") or []:
-                keys.update(client.scan_iter(f"*{tid}*", count=1000))
-        for k in keys:
-            client.pexpire(k, 1)
+        for i, client in enumerate(clients):
+            for c in sent:
+                for pattern in (f"*{c.get('group_id')}*", f"*{c['chord_id']}*"):
+                    keys.update((i, k) for k in client.scan_iter(pattern, count=1000))
+                for tid in c.get("header_ids") or []:
+                    keys.update((i, k) for k in client.scan_iter(f"*{tid}*", count=1000))
+        for i, k in keys:
+            clients[i].pexpire(k, 1)
         t0 = time.time()
         left = list(keys)
         while left and time.time() - t0 < EXPIRE_WAIT_S:  # evidence: each key gone, bounded
-            left = [k for k in left if client.exists(k)]
+            left = [(i, k) for i, k in left if clients[i].exists(k)]
             if left:
                 time.sleep(0.05)
-        return {"expired": len(keys), "left": [k.decode() for k in left], "waited_s": round(time.time() - t0, 3)}
+        return {"expired": len(keys), "left": [k.decode() for _, k in left], "waited_s": round(time.time() - t0, 3),
+                **({"backends": len(clients)} if len(clients) > 1 else {})}
     finally:
-        client.close()
+        for client in clients:
+            client.close()
+
+
+def run_backends(topology) -> list[str]:
+    """Every distinct result backend URL of a run: the producer's first, then any a worker was deployed with."""
+    urls = [topology.producer_spec.get("result_backend") or ""]
+    urls += [(getattr(w, "app_spec", None) or {}).get("result_backend") or "" for w in getattr(topology, "workers", [])]
+    return [u for u in dict.fromkeys(urls) if u]
 
 
 def agreement_row(name: str, *, seed: int = 0) -> dict[str, Any]:
@@ -117,7 +131,7 @@ def agreement_row(name: str, *, seed: int = 0) -> dict[str, Any]:
                 asks.append(("doctor_recorder_expired", "--chord", callbacks, store))
             for key, flag, ids, recorder in asks:
                 if key == "doctor_recorder_expired":
-                    row["expired"] = expire_chords(backend_url, live.sent)
+                    row["expired"] = expire_chords(run_backends(live.topology), live.sent)
                 argv = (["doctor", "--app", "lab.worker_app:app", "--json", "--recorder", recorder or "none"]
                         + [a for i in ids for a in (flag, i)])
                 rc, data, elapsed, err = _run_json(argv, env) if ids else (None, None, 0.0, "no ids")
@@ -153,7 +167,7 @@ def agreement_row(name: str, *, seed: int = 0) -> dict[str, Any]:
 
 
 def agreement_rows(names: list[str] | None = None, *, out: Path | None = None, seed: int = 0,
-                   on_row=None) -> dict[str, Any]:
+                   on_row=None, into: Path | None = None) -> dict[str, Any]:
     """Doctor's and audit's verdicts next to the lab's, for every scenario, from real runs; written as JSON.
 
     Returns (and writes to ``$LAB_RESULTS/doctor_agreement.json`` unless ``out`` is given)::
@@ -167,6 +181,9 @@ def agreement_rows(names: list[str] | None = None, *, out: Path | None = None, s
     called stuck: must be 0), audit ({exit, flagged, findings: ["severity:id"]}), static (the lab's cause
     is visible in configuration), audit_agrees (flagged when static, clean when completed, None when the
     cause is runtime-only), lab_outcome, chords, elapsed_s; or skipped (why) when a service is missing.
+
+    ``into`` (an existing table): only ``names`` are run, their rows replace theirs there, the summary is counted
+    again over every row, and the table is written back (to ``out`` if given), with ``updated`` saying which.
     """
     from lab import records
     from lab.scenario import scenario_paths
@@ -177,6 +194,28 @@ def agreement_rows(names: list[str] | None = None, *, out: Path | None = None, s
         rows.append(row)
         if on_row:
             on_row(row)
+    if into is not None:  # a subset run: its rows replace theirs in the whole table, the rest kept as they were
+        old = json.loads(Path(into).read_text())
+        fresh = {r["scenario"]: r for r in rows}
+        rows = [fresh.pop(r["scenario"], r) for r in old["rows"]] + list(fresh.values())
+        out = out or Path(into)
+    result = {"generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+              "versions": records.versions(), "rows": rows, "summary": summarize(rows)}
+    if into is not None:
+        result["updated"] = {"at": result["generated_at"], "scenarios": sorted(r["scenario"] for r in rows
+                                                                               if r["scenario"] in {n for n in names or []})}
+        result["generated_at"] = old.get("generated_at", result["generated_at"])
+    path = out or records.store_dir() / "doctor_agreement.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=repr))
+    os.replace(tmp, path)
+    result["path"] = str(path)
+    return result
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The table's summary counts over its rows (skipped rows counted as scenarios, not as run)."""
     ran = [r for r in rows if "skipped" not in r]
     chords = sum(r["chords"] for r in ran)
     summary = {
@@ -208,22 +247,38 @@ def agreement_rows(names: list[str] | None = None, *, out: Path | None = None, s
                   + [f"{r['scenario']}: lab {r['lab_outcome']}; audit {'flagged ' + ', '.join(r['audit']['findings']) if r['audit']['flagged'] else 'did not flag it'}"
                      for r in ran if r["audit_agrees"] is False],
     }
-    result = {"generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-              "versions": records.versions(), "rows": rows, "summary": summary}
-    path = out or records.store_dir() / "doctor_agreement.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=repr))
-    os.replace(tmp, path)
-    result["path"] = str(path)
-    return result
+    return summary
+
+
+USAGE = "usage: python -m lab.experiments.agreement [--into TABLE.json] [SCENARIO ...]"
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m lab.experiments.agreement [SCENARIO ...]``: write doctor_agreement.json from real runs."""
+    """``python -m lab.experiments.agreement [--into TABLE] [SCENARIO ...]``: write doctor_agreement.json from real
+    runs; with ``--into`` an existing table, run only the scenarios named and update their rows and the summary."""
+    into = None
+    if argv[:1] == ["--into"]:
+        if len(argv) < 3:
+            print(f"--into needs a table and at least one scenario; {USAGE}", file=sys.stderr)
+            return 254
+        into, argv = Path(argv[1]), argv[2:]
+        try:
+            json.loads(into.read_text())["rows"]
+        except (OSError, ValueError, KeyError, TypeError):
+            print(f"{into} is not an agreement table (results/doctor_agreement.json); {USAGE}", file=sys.stderr)
+            return 254
     if any(a.startswith("-") for a in argv):
-        print("usage: python -m lab.experiments.agreement [SCENARIO ...]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 254
+    from lab.errors import LabError
+    from lab.scenario import load
+
+    for name in argv:
+        try:
+            load(name)
+        except LabError as e:
+            print(f"{e}", file=sys.stderr)
+            return 254
 
     def show(r: dict[str, Any]) -> None:
         if "skipped" in r:
@@ -235,7 +290,7 @@ def _main(argv: list[str]) -> int:
               f"doctor(group) {r['agree_by_group']}/{r['chords']}  {rec}audit {'flags' if r['audit']['flagged'] else 'clean'}"
               f"{'' if r['audit_agrees'] is None else (' ok' if r['audit_agrees'] else ' MISS')}  {r['elapsed_s']} s", flush=True)
 
-    result = agreement_rows(argv or None, on_row=show)
+    result = agreement_rows(argv or None, on_row=show, into=into)
     print(json.dumps(result["summary"], indent=1))
     print(f"wrote {result['path']}")
     return 0

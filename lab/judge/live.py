@@ -18,6 +18,17 @@ callback whose result is ignored; parts lost with a dead consumer; on RabbitMQ,
 a dispatched callback in a queue with messages and no consumer.  A verdict
 decided so says ``rule: doctor``.
 
+With the flight recorder's history (``recorded_proof``), two causes are proven
+from what the processes recorded, whatever keys have expired since: a part's
+return refused by the backend (its ``internal_error`` in ``mark_as_done``, and
+no failure of it taken after), and the producer setting the chord size in
+another backend than the one the parts returned into (the ``backend`` each
+recorded on the header's publish and on each part's end).  The same recorded
+backends prove a restart lost ``.s`` (``.j`` still there, Redis younger than
+the header: nothing wrote it elsewhere); once every key is gone, a flush or a
+restart only leans to ``backend-data-lost`` (``data_loss_lead``): a failed
+dispatch, whose ChordError would be gone too, is not recorded.
+
 Where the evidence is weaker, the rules say less.  A chord with a header part
 that a worker holds (active, reserved or scheduled) or that waits in a
 consumed queue is ``running``, never stuck; a size that counts parts nothing
@@ -31,7 +42,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lab.judge import judge, size_key_lapse
+from lab.judge import BACKEND_ERRORS, judge, size_key_lapse
 from lab.judge.causes import fix_for
 from lab.observe.model import ChordRef, epoch, held_requests
 
@@ -39,6 +50,8 @@ CHORD_UNLOCK = "celery.chord_unlock"
 WEAK_WITHOUT_LEDGER = {"header-part-missing"}  # the checker reads "no start in the ledger" as "never ran"; doctor has no ledger
 NEEDS_EVERY_PART = {"chord-counter-mismatch"}  # proven only when every part the size counts is named
 DISPATCH_MARKER_S = 300  # Celery keeps .c = done this long after a dispatch
+REFUSED = ("OutOfMemoryError", "ReadOnlyError", "BusyLoadingError")  # Redis refused the command: it never ran
+RETURN_CALLS = {"mark_as_done", "mark_as_failure", "on_chord_part_return"}  # a part's return: its result stored, counted
 
 
 @dataclass
@@ -290,13 +303,16 @@ def diagnose_linked(r: Reading) -> Diagnosis:
     v = judge(obs)[0]
     verdict = v.verdict if v.final else ("running" if v.verdict == "unknown" else v.verdict)
     d = Diagnosis(ref.asked, verdict, v.cause, v.summary, None, [], [], r.ids())
-    own = live_rules(r, d)
+    own = recorded_proof(r, d) or live_rules(r, d)
     if own is not None:
         d = own
     elif d.cause == "chord-size-key-missing" and lapsed(obs):
         d.rule = "judge (recorded history)"  # the recorder says when .s was set and when it lapsed: no inference left
     elif d.cause == "chord-size-key-missing" and r.backend_kind == "redis" and ref.group_id:
         cause, why = why_size_key_gone(r)  # the checker sees .s missing; INFO and the TTLs tell how it went
+        shared = recorded_same_backend(r)
+        if shared is not None:
+            d.evidence.append(f"recorder: {shared[1]}")
         if cause == "chord-size-key-missing" and obs["size_ttls"]:  # the recorded returns came in time: not expiry
             cause, why = None, ("the recorded part returns each came within .s's lifetime of the one before, so it "
                                 "did not expire: something removed it (a producer or workers on another backend, a "
@@ -310,7 +326,15 @@ def diagnose_linked(r: Reading) -> Diagnosis:
             d.missing.append("the callback's id, for the ChordError it holds: it names no group; ask with --chord <callback id>")
         elif cause != d.cause:
             d.cause, d.rule = cause, "doctor"
-    if d.cause == "chord-counter-mismatch" and refusing_writes(r):
+    errs = return_errors(r)
+    if d.cause == "chord-counter-mismatch" and errs:
+        # the live count is short, and the recorder saw part returns raise in the backend: as the lab proves it from
+        # the workers' log lines
+        d.cause, d.rule = "part-return-error", "doctor"
+        d.summary = (f"{d.summary}: {len(errs)} part return(s) raised {str(errs[0].get('error')).split(':')[0]} in the "
+                     "result backend (recorded), so they were never counted")
+        d.evidence = [return_error_line(r, e) for e in errs]
+    elif d.cause == "chord-counter-mismatch" and refusing_writes(r):
         # every part returned and fewer were counted, while Redis refuses writes: a return it refused is never counted
         stats = r.backend.get("stats") or {}
         d.cause, d.rule = "part-return-error", "doctor"
@@ -321,7 +345,7 @@ def diagnose_linked(r: Reading) -> Diagnosis:
     weaker = in_flight_or_unnamed(r, d)
     if weaker is not None:
         d = weaker
-    d.evidence = evidence(r, d)
+    d.evidence = list(dict.fromkeys(d.evidence + evidence(r, d)))  # a rule's own proof lines first
     if r.history and d.rule.startswith("judge") and d.verdict == verdict:  # the checker decided on the recorded history
         d.rule = "judge (recorded history)"
         d.evidence = list(dict.fromkeys([ln.replace("ledger: ", "recorder: ", 1) for ln in v.evidence] + d.evidence))
@@ -340,6 +364,7 @@ def diagnose_linked(r: Reading) -> Diagnosis:
         d.summary = (f"the callback ran and stored SUCCESS at {cmeta.get('date_done')}"
                      + (f" on {cmeta['worker']}" if cmeta.get("worker") else ""))
     if d.verdict == "unknown":
+        data_loss_lead(r, d)
         leads(r, d)
         if ref.candidates:
             d.missing.append(f"the callback's id: FAILURE metas naming no group were stored just after the last part: "
@@ -358,6 +383,183 @@ def diagnose_linked(r: Reading) -> Diagnosis:
         d.summary = (f"callback {short(ref.callback_task)} is in queue {queue!r}, which none of {n} worker(s) consumes "
                      f"(they consume: {', '.join(sorted({q for qs in r.workers['consumers'].values() for q in qs})) or 'nothing'})")
     return d
+
+
+# -- proofs from the flight recorder's history ---------------------------------------------------------
+
+
+def _when(t: float | None) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + " UTC" if t else "?"
+
+
+def return_errors(r: Reading) -> list[dict[str, Any]]:
+    """The recorded backend errors raised by header parts' returns (``internal_error`` in ``mark_as_done``,
+    ``mark_as_failure`` or ``on_chord_part_return``), the first of each part, each with ``uncounted``: Redis refused
+    the write (OOM, read-only, loading: the command never ran), and neither a failure of it was taken after
+    (``failure``: stored and counted) nor did it start again."""
+    hist = r.history
+    parts = set(r.ref.header_ids)
+    out: dict[str, dict[str, Any]] = {}
+    for e in hist:
+        if (e["event"] != "internal_error" or e.get("task_id") not in parts or e["task_id"] in out
+                or not RETURN_CALLS & set(e.get("in") or []) or not BACKEND_ERRORS.search(str(e.get("error") or ""))):
+            continue
+        t = e.get("t") or 0
+        after = [x for x in hist if x.get("task_id") == e["task_id"] and x["event"] in ("failure", "start")
+                 and (x.get("t") or 0) >= t]
+        out[e["task_id"]] = {**e, "uncounted": str(e.get("error") or "").startswith(REFUSED) and not after,
+                             "after": after}
+    return list(out.values())
+
+
+def return_error_line(r: Reading, e: dict[str, Any]) -> str:
+    end = next((x for x in r.history if x["event"] == "end" and x.get("task_id") == e["task_id"]), None)
+    calls = [c for c in e.get("in") or [] if c in RETURN_CALLS or c == "store_result"]
+    if e.get("uncounted"):
+        then = ": Redis refused the write, and no failure of it was stored or counted after, nor did it run again"
+    elif e.get("after"):
+        then = f"; then {', '.join(x['event'] for x in e['after'])} of it was recorded"
+    else:
+        then = " (a timeout or a lost connection: whether the write landed cannot be told)"
+    err = str(e.get("error") or "")
+    err = err if len(err) <= 140 else err[:140] + "…"
+    return (f"recorder: part {e['task_id']}" + (f" ended {end.get('state')} at {_when(end.get('t'))}, then" if end else "")
+            + f" raised {err} on {e.get('worker')} in {' > '.join(calls) or 'its return'}{then}")
+
+
+def backend_place(b: dict[str, Any] | None) -> str:
+    if not b:
+        return "?"
+    where = f"{b.get('scheme')}://{b.get('host')}" + (f":{b['port']}" if b.get("port") else "")
+    where += f"/{b['db']}" if b.get("db") is not None else ""
+    return where + (f" with global_keyprefix {b['keyprefix']!r}" if b.get("keyprefix") else "")
+
+
+def backends_differ(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str | None:
+    """How two recorded backend identities are proven to be different stores (another scheme, database or key prefix,
+    whatever the host is called), or None.  Another host or port alone proves nothing: one server may have two names."""
+    if not a or not b:
+        return None
+    if a.get("scheme") != b.get("scheme"):
+        return "another kind of backend"
+    if a.get("db") != b.get("db"):
+        return "another database"
+    if (a.get("keyprefix") or None) != (b.get("keyprefix") or None):
+        return "another key prefix (result_backend_transport_options global_keyprefix)"
+    return None
+
+
+def backends_same(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """Two recorded backend identities name the same store: the same scheme, host, port, database and key prefix."""
+    keys = ("scheme", "host", "port", "db", "keyprefix")
+    return bool(a and b) and all((a.get(k) or None) == (b.get(k) or None) for k in keys)
+
+
+def recorded_backends(r: Reading) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Where the producer set the chord size (the backend on the header parts' recorded publish) and the recorded
+    end of each header part that says where its return was counted."""
+    parts = set(r.ref.header_ids)
+    pubs = [e for e in r.history if e["event"] == "publish" and e.get("task_id") in parts and e.get("backend")]
+    ends = [e for e in r.history if e["event"] == "end" and e.get("task_id") in parts and e.get("backend")]
+    return (pubs[0]["backend"] if pubs else None), ends
+
+
+def recorded_same_backend(r: Reading) -> tuple[dict[str, Any], str] | None:
+    """The recorder's proof that the producer set the chord size in the backend doctor reads and that every header
+    part returned there: the header's recorded publish and each part's recorded end name that same backend."""
+    here = r.conf.get("backend_identity")
+    producer, ends = recorded_backends(r)
+    pub = next((e for e in r.history if e["event"] == "publish" and e.get("task_id") in r.ref.header_ids
+                and e.get("backend")), None)
+    if pub is None or not backends_same(producer, here) or not r.ref.header_ids:
+        return None
+    if {e["task_id"] for e in ends if backends_same(e["backend"], here)} != set(r.ref.header_ids):
+        return None
+    return pub, (f"{pub.get('by')} sent the header at {_when(pub.get('t'))} with result backend {backend_place(here)} "
+                 f"(the one read here), and all {len(r.ref.header_ids)} parts returned into it (recorded)")
+
+
+def data_loss_lead(r: Reading, d: Diagnosis) -> None:
+    """For "cannot tell" once every chord key is gone: the recorder shows every part returned into the backend read
+    here and no callback published, and this Redis was flushed, or started after the header was sent.  That leans to
+    backend-data-lost, but proves nothing: with the keys and the callback's meta gone, a loss before the last part
+    returned (stuck) cannot be told from a dispatch that failed (a ChordError on the callback, gone with the rest)."""
+    ref = r.ref
+    shared = recorded_same_backend(r)
+    if shared is None or r.keys or d.likely_cause or r.meta(ref.callback_id):
+        return
+    hist = r.history
+    if any(e["event"] == "publish" and e.get("task_id") == ref.callback_id for e in hist) or return_errors(r):
+        return
+    pub, _line = shared
+    stats = r.backend.get("stats") or {}
+    uptime = stats.get("uptime_in_seconds")
+    how = []
+    if stats.get("flushes"):
+        how.append(f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started")
+    if uptime is not None and r.t - int(uptime) >= (pub.get("t") or 0):
+        how.append(f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), after the header "
+                   f"was sent at {_when(pub.get('t'))}")
+    if not how:
+        return
+    d.likely_cause = "backend-data-lost"
+    d.summary = (f"{d.summary}; every part returned into the backend read here and no callback was published (recorded), "
+                 f"and {' and '.join(how)}: but with every chord key and the callback's meta gone, whether that removed .s "
+                 "before the last part returned (stuck) or came after a dispatch that failed (a ChordError stored on the "
+                 "callback, removed with the rest) cannot be told")
+    d.evidence.append(f"recorder: {_line}")
+    d.evidence.append(f"backend (INFO): uptime_in_seconds {uptime}, FLUSHDB/FLUSHALL calls {stats.get('flushes')}, "
+                      f"evicted_keys {stats.get('evicted_keys')}")
+    d.missing.append("likely cause: backend-data-lost; what would decide: the log of the worker that returned the last "
+                     "part (--log: 'Chord ... raised' names a failed dispatch), or asking while the chord keys remain")
+
+
+def recorded_proof(r: Reading, d: Diagnosis) -> Diagnosis | None:
+    """Causes the recorded history proves on its own, keys or no keys: every header part ended (recorded), nothing
+    published or stored the callback, and either the parts returned into another backend than the one the producer
+    set the chord size in, or a part's return was refused by the backend, so the count can never reach the size."""
+    ref = r.ref
+    hist = r.history
+    if not hist or d.verdict in ("completed", "failed") or not ref.header_ids or r.meta(ref.callback_id):
+        return None
+    if ref.size and len(ref.header_ids) < ref.size:
+        return None
+    ended = {e.get("task_id") for e in hist if e["event"] == "end"}
+    if not set(ref.header_ids) <= ended:
+        return None
+    if any(e["event"] in ("publish", "start", "end") and e.get("task_id") == ref.callback_id for e in hist):
+        return None
+    no_callback = "recorder: no worker published the callback, and it has no meta"
+    producer, ends = recorded_backends(r)
+    split = [(e, backends_differ(producer, e["backend"])) for e in ends]
+    split = [(e, how) for e, how in split if how]
+    if split:
+        e, how = split[0]
+        pub = next(x for x in hist if x["event"] == "publish" and x.get("task_id") in ref.header_ids and x.get("backend"))
+        return Diagnosis(d.asked, "stuck", "backend-mismatch",
+                         f"the producer set the chord size in {backend_place(producer)}, and {len(split)} of "
+                         f"{len(ref.header_ids)} header part(s) returned into {backend_place(e['backend'])} ({how}), where "
+                         "no chord size exists: no part return can complete the chord",
+                         None, [f"recorder: {pub.get('by')} sent the header at {_when(pub.get('t'))}, with result backend "
+                                f"{backend_place(producer)}: Celery sets .s there",
+                                *[f"recorder: part {x['task_id']} ended {x.get('state')} on {x.get('worker')} at "
+                                  f"{_when(x.get('t'))}, with result backend {backend_place(x['backend'])}: its return was "
+                                  "counted there" for x, _how in split[:3]],
+                                no_callback], [], d.ids, rule="doctor")
+    uncounted = [e for e in return_errors(r) if e["uncounted"]]
+    if uncounted:
+        exc = str(uncounted[0].get("error") or "").split(":")[0]
+        keys = r.keys
+        size, card = (keys.get(".s") or {}).get("value"), len((keys.get(".j") or {}).get("members") or [])
+        now = (f": .j holds {card} against .s = {size}" if size is not None else
+               "; every chord key has expired since" if not keys else "")
+        return Diagnosis(d.asked, "stuck", "part-return-error",
+                         f"{len(uncounted)} of {len(ref.header_ids)} part return(s) raised {exc} in the result backend, "
+                         f"which refused the write, and were never counted, so the count can never reach the chord size{now}",
+                         None, [*(return_error_line(r, e) for e in uncounted[:3]), no_callback], [], d.ids, rule="doctor")
+    return None
 
 
 def in_flight(r: Reading) -> list[str]:
@@ -683,6 +885,19 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
         return "chord-size-key-missing", f"it expired: the chord keys live {exp:g} s ({which})" if exp else "it was deleted"
     ago = f".j was last written {exp - left:.0f} s ago and .s would live {exp:g} s ({which}), so it did not expire"
     young = uptime is not None and int(uptime) < exp
+    shared = recorded_same_backend(r)
+    if shared is not None:  # the recorder: the producer set .s where every part returned, the backend read here
+        pub, line = shared
+        if young and r.t - int(uptime) >= (pub.get("t") or 0):
+            lower = float(r.data.get("started_at") or r.t) - int(uptime) - 1
+            when = "after" if lower > (pub.get("t") or 0) else "within a second of"
+            return "backend-data-lost", (f"{ago}; {line}; nothing was evicted or flushed, and this Redis started {uptime} s ago "
+                                         f"(at {_when(r.t - int(uptime))}, to the second), {when} the producer set .s at "
+                                         f"{_when(pub.get('t'))}: no other recorded event removes it, so .s was lost in that "
+                                         "restart")
+        return None, (f"{ago}; {line}; nothing was evicted or flushed, and this Redis "
+                      + (f"has run for {uptime} s, since before the producer set .s" if uptime is not None else "says nothing of its uptime")
+                      + ": something deleted .s (a client, or a restart this server does not show)")
     elsewhere_scan = r.backend.get("size_key_elsewhere") or {}
     looked = elsewhere_scan.get("looked") if elsewhere_scan.get("complete", True) else []  # a cut-short scan proves nothing
     agree = bool(theirs) and len(theirs) == len(r.workers.get("consumers") or theirs)
@@ -772,6 +987,10 @@ def evidence(r: Reading, d: Diagnosis) -> list[str]:
         stats = r.backend.get("stats") or {}
         if stats.get("evicted_keys"):
             ev.append(f"backend: evicted_keys = {stats['evicted_keys']} (maxmemory-policy {stats.get('maxmemory_policy')})")
+        if stats and (d.cause in ("backend-data-lost", "part-return-error") or d.likely_cause == "backend-data-lost"):
+            ev.append(f"backend (INFO): uptime_in_seconds {stats.get('uptime_in_seconds')}, FLUSHDB/FLUSHALL calls "
+                      f"{stats.get('flushes')}, evicted_keys {stats.get('evicted_keys')}, maxmemory {stats.get('maxmemory')} "
+                      f"(policy {stats.get('maxmemory_policy')})")
     exp, which = r.chord_expires()
     if d.cause == "chord-size-key-missing" and exp:
         ev.append(f"config: {which} = {exp:g} s")

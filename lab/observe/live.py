@@ -39,7 +39,7 @@ from typing import Any
 from lab.observe.config import AuditError, backend_kind, broker_kind, chord_expires, explain_route, redact, routed_queue
 from lab.observe import backend as backend_reader
 from lab.observe.probe import worker_log_lines
-from lab.observe.recorder import default_store, events_of, read_rows
+from lab.observe.recorder import backend_identity, default_store, events_of, read_rows
 from lab.observe.broker import (CHORD_UNLOCK, RedisNaming, bound_queues, names_chord, peek_redis, rabbitmq_counts,
                                 unlock_callback_id, unlock_header_ids)
 from lab.observe.model import ChordRef, held_requests
@@ -448,6 +448,7 @@ def config_facts(app, tasks: list[str | None]) -> dict[str, Any]:
     names = [t for t in dict.fromkeys(tasks) if t]
     return {
         "broker_url": redact(app.conf.broker_url), "result_backend": redact(app.conf.result_backend),
+        "backend_identity": backend_identity(app),  # no credentials: to compare with the recorder's (lab.recorder)
         "task_default_queue": app.conf.task_default_queue,
         "task_ignore_result": bool(app.conf.task_ignore_result),
         "ignoring_tasks": sorted(n for n, t in app.tasks.items()

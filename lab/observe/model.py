@@ -29,7 +29,7 @@ HELD_KINDS = ("active", "reserved", "scheduled")
 
 
 class _LedgerEventKeys(TypedDict):
-    event: str  # publish, start, end, unregistered, rejected
+    event: str  # publish, start, end, unregistered, rejected; the recorder's also internal_error, failure
     t: float | None  # seconds since the epoch; None in a ledger judge.live rebuilt from state with no time
     task_id: str | None
 

@@ -8,6 +8,10 @@ the entries that hold them: a batch of one process's events, field ``b``, or one
 recorder wrote them before it batched) or a folder of JSON Lines, and keeps the events of the tasks asked
 for (by task id, group id or chord callback id) with what the recorder says of itself: how many events it
 dropped, and the oldest event it still holds (older history was trimmed or expired).
+
+``backend_identity`` names the result backend an app writes to, as the recorder puts it on a header part's
+publish and end (scheme, host, port, database, ``global_keyprefix``; never a user or password), so a chord's
+history says where the producer set its size key and where each part's return was counted.
 """
 
 from __future__ import annotations
@@ -34,6 +38,37 @@ def default_store(app) -> str | None:
         return str(given)
     url = str(app.conf.broker_url or "")
     return url if urlparse(url).scheme in ("redis", "rediss") else None
+
+
+def backend_identity(app) -> dict[str, Any] | None:
+    """Where ``app`` stores results: ``{"scheme", "host", "port", "db", "keyprefix"}`` from its ``result_backend`` and
+    ``result_backend_transport_options`` (``db``: the Redis database, or a database backend's path); no credentials.
+    ``None`` when it has no result backend URL."""
+    from urllib.parse import urlsplit
+
+    url = app.conf.result_backend
+    if not isinstance(url, str) or "://" not in url:
+        return None
+    u = urlsplit(url)
+    scheme = u.scheme.lower()
+    try:
+        port = u.port
+    except ValueError:
+        port = None
+    path = u.path.strip("/")
+    if scheme in ("redis", "rediss"):
+        db: Any = int(path) if path.isdigit() else 0
+        port = port or 6379
+    elif scheme == "unix":  # unix:///path/to/socket?db=N
+        from urllib.parse import parse_qs
+
+        db = int((parse_qs(u.query).get("db") or ["0"])[0] or 0)
+    else:
+        db = path or None
+    host = (u.hostname or "").lower() if scheme != "unix" else u.path
+    options = app.conf.get("result_backend_transport_options") or {}
+    prefix = options.get("global_keyprefix") if isinstance(options, dict) else None
+    return {"scheme": scheme, "host": host, "port": port, "db": db, "keyprefix": prefix or None}
 
 
 def recorded_events(store: str, *, ids: Iterable[str] = (), stream: str = STREAM, limit: int = LIMIT) -> dict[str, Any]:

@@ -7,7 +7,13 @@ Celery.  ``install(app)`` puts the same witness in a deployment the lab did not 
 signals, the same events (a task published, with its queue and exchange; started; ended, with its state;
 discarded as unregistered; rejected; each with its group id, group index and chord callback id; a header
 part's publish also with the installing app's chord key lifetime, ``chord_expires``: ``[seconds or None,
-"result_chord_expires" or "result_expires"]``), written to a capped store the user chooses:
+"result_chord_expires" or "result_expires"]``; a header part's publish and end with the result backend the
+recording process writes to, ``backend``: scheme, host, port, database and ``global_keyprefix``, never a
+password, ``lab.observe.recorder.backend_identity``), and two events of the recorder's own: ``internal_error``
+(Celery's ``task_internal_error``: an error raised outside a task's body, such as storing its result or counting
+its chord part's return, with the backend calls it was raised in, ``in``) and ``failure`` (Celery's
+``task_failure``: sent once the backend has taken a task's failure, so a chord part's failure was stored and
+counted), written to a capped store the user chooses:
 
 - ``redis://host:port/db`` (a Redis stream, ``XADD ... MAXLEN ~ maxlen``, the key expiring ``ttl_s`` after
   the last event): on the broker, the backend, or another Redis.  An entry holds a batch of one process's
@@ -44,7 +50,7 @@ from urllib.parse import urlparse
 
 from lab.errors import LabError
 from lab.observe import ledger
-from lab.observe.recorder import default_store
+from lab.observe.recorder import backend_identity, default_store
 
 STREAM = "lab:recorder"  # the stream's key in the store
 MAXLEN = 20_000  # stream entries kept (approximately: Redis trims whole nodes); each holds 1 to BATCH events
@@ -87,6 +93,7 @@ class StreamSink:
     _pid: int | None = None
     _client: Any = None
     _chord_expires: Any = None
+    _backend: Any = None
     _queue: list = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _writing: threading.Lock = field(default_factory=threading.Lock)
@@ -96,8 +103,8 @@ class StreamSink:
     def __call__(self, row: dict[str, Any]) -> None:
         if (row.get("pid") or os.getpid()) != self._pid:  # a forked pool child: its own queue, connection, flusher
             self._start()
-        if row["event"] == "publish" and row.get("chord_callback"):
-            row = _with_chord_expires(self, row)
+        if row.get("chord_callback") and row["event"] in ("publish", "end"):
+            row = _with_chord_facts(self, row)
         if self.arguments:  # encoded now: a task may change its arguments after its start event
             row = json.dumps(redact(row, True), separators=(",", ":"))  # type: ignore[assignment]
         with self._lock:
@@ -189,12 +196,13 @@ class FileSink:
     written: int = 0
     _fds: dict[int, int] = field(default_factory=dict)
     _chord_expires: Any = None
+    _backend: Any = None
 
     def __call__(self, row: dict[str, Any]) -> None:
         try:
             row = redact(row, self.arguments)
-            if row["event"] == "publish" and row.get("chord_callback"):
-                row = _with_chord_expires(self, row)
+            if row.get("chord_callback") and row["event"] in ("publish", "end"):
+                row = _with_chord_facts(self, row)
             pid = os.getpid()
             if pid not in self._fds:
                 node = str(row.get("worker") or ledger.node_name() or "node").replace("/", "_")
@@ -213,10 +221,11 @@ def _batch(rows: list) -> str:
     return json.dumps([redact(r, False) for r in rows], separators=(",", ":"))
 
 
-def _with_chord_expires(sink: StreamSink | FileSink, row: dict[str, Any]) -> dict[str, Any]:
+def _with_chord_facts(sink: StreamSink | FileSink, row: dict[str, Any]) -> dict[str, Any]:
     """A header part's publish, with how long the installing app keeps its chord's keys: ``[seconds or None, the
-    setting that says so]`` (``lab.observe.config.chord_expires``), read once, at the sink's first chord (the app's
-    config is final by then)."""
+    setting that says so]`` (``lab.observe.config.chord_expires``); its publish and its end, with the result backend
+    this process writes to (``backend_identity``: where the producer set the chord's size, where a worker counted the
+    part's return).  Each read once, at the sink's first chord (the app's config is final by then)."""
     if sink.app is None:
         return row
     if sink._chord_expires is None:
@@ -226,7 +235,14 @@ def _with_chord_expires(sink: StreamSink | FileSink, row: dict[str, Any]) -> dic
             sink._chord_expires = list(chord_expires(sink.app))
         except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
             sink._chord_expires = [None, "unknown"]
-    return {**row, "chord_expires": sink._chord_expires}
+        try:
+            sink._backend = backend_identity(sink.app) or {}
+        except Exception:  # noqa: BLE001
+            sink._backend = {}
+    extra: dict[str, Any] = {"backend": sink._backend} if sink._backend else {}
+    if row["event"] == "publish":
+        extra["chord_expires"] = sink._chord_expires
+    return {**row, **extra}
 
 
 def redact(row: dict[str, Any], arguments: bool) -> dict[str, Any]:
@@ -283,6 +299,8 @@ def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int =
     from celery import signals
 
     signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="lab-recorder-worker-init")
+    signals.task_internal_error.connect(_on_internal_error, weak=False, dispatch_uid="lab-recorder-internal-error")
+    signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="lab-recorder-failure")
     # a pool child leaves by os._exit (no atexit): it writes what it queued as it goes
     signals.worker_process_shutdown.connect(_flush_all, weak=False, dispatch_uid="lab-recorder-child-exit")
     _installed[id(app)] = sink
@@ -304,6 +322,62 @@ def _flush_all(**_) -> None:
     for sink in set(_installed.values()):
         if isinstance(sink, StreamSink):
             sink.flush()
+
+
+def _emit(event: str, **fields: Any) -> None:
+    """An event of the recorder's own (not the file ledger's) into every installed store; never raises."""
+    try:
+        row = {"event": event, "t": time.time(), "pid": os.getpid(), **fields}
+        for sink in set(_installed.values()):
+            sink(row)
+    except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
+        pass
+
+
+def _error_line(exc: Any) -> str | None:
+    if exc is None:
+        return None
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _backend_calls(tb: Any) -> list[str]:
+    """The functions of Celery's result backends the error was raised through, outermost first (``mark_as_done``,
+    ``store_result``, ``on_chord_part_return`` ...): what the task was storing or counting when it raised."""
+    names: list[str] = []
+    while tb is not None and len(names) < 8:
+        code = tb.tb_frame.f_code
+        parts = Path(code.co_filename).parts
+        if "celery" in parts and "backends" in parts and code.co_name not in names:
+            names.append(code.co_name)
+        tb = tb.tb_next
+    return names
+
+
+def _on_internal_error(sender=None, task_id=None, request=None, exception=None, traceback=None, **_) -> None:
+    """Celery's ``task_internal_error``: an error outside the task's body (its result's store, its part return)."""
+    try:
+        def get(key: str) -> Any:
+            return request.get(key) if isinstance(request, dict) else getattr(request, key, None)
+
+        chord = get("chord")
+        options = chord.get("options") if isinstance(chord, dict) else None
+        _emit("internal_error", task_id=task_id, name=getattr(sender, "name", None), group_id=get("group"),
+              group_index=get("group_index"), chord_callback=options.get("task_id") if isinstance(options, dict) else None,
+              worker=get("hostname") or ledger.node_name(), error=_error_line(exception), **{"in": _backend_calls(traceback)})
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _on_failure(sender=None, task_id=None, exception=None, **_) -> None:
+    """Celery's ``task_failure``: sent once the backend has taken the task's failure (stored it, and counted a chord
+    part's), in the pool child or, for an error the child could not handle, in the worker's main process."""
+    try:
+        req = getattr(sender, "request", None)
+        group = getattr(req, "group", None) if getattr(req, "id", None) == task_id else None  # popped on some paths
+    except Exception:  # noqa: BLE001
+        group = None
+    _emit("failure", task_id=task_id, name=getattr(sender, "name", None), worker=ledger.node_name(),
+          error=_error_line(exception), **({"group_id": group} if group else {}))
 
 
 def _on_worker_init(sender=None, **_) -> None:
