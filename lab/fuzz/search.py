@@ -21,6 +21,7 @@ examples or the time budget are spent, so one run can report several kinds.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections import Counter
@@ -165,15 +166,14 @@ class Drawn:
     """An example hypothesis drew while exploring with chords in flight, and what came of it."""
 
     index: int
-    key: str  # the example as drawn, to know it again when the same seed draws it a second time
-    config: S.FuzzConfig | None
-    shapes: list[S.Shape]
+    key: str  # the example as drawn (a digest), to know it again when the same seed draws it a second time
     rejected: bool = False  # its configuration did not boot
-    result: ExampleResult | None = None
+    kinds: tuple[str, ...] | None = None  # the kinds of finding it showed, once judged (None: not judged)
+    # only these are kept: a run explores thousands of examples, and their observations are megabytes each
 
 
 def example_key(config: S.FuzzConfig | None, shapes: list[S.Shape]) -> str:
-    return repr((config, shapes))
+    return hashlib.blake2b(repr((config, shapes)).encode(), digest_size=16).hexdigest()
 
 
 def shard_seed(seed: int, run: int, shard: tuple[int, int]) -> int:
@@ -345,9 +345,9 @@ class Search:
         drawn, errors = self._explore(seed)
         first: dict[str, Drawn] = {}
         for d in drawn:
-            for o in d.result.findings if d.result is not None and self.plan.report else ():
-                if o.kind not in self.known and o.kind not in first:
-                    first[o.kind] = d
+            for kind in d.kinds or () if self.plan.report else ():
+                if kind not in self.known and kind not in first:
+                    first[kind] = d
         new: list[FoundFinding] = []
         for kind, d in sorted(first.items(), key=lambda kd: kd[1].index):
             if kind in self.known:
@@ -381,7 +381,7 @@ class Search:
             config, shapes = example
             if not self._budget_left(session.in_flight):
                 raise BudgetSpent()
-            d = Drawn(len(drawn), example_key(config, shapes), config, list(shapes))
+            d = Drawn(len(drawn), example_key(config, shapes))
             drawn.append(d)
             _steer(shapes, self.plan)
             target = config_scenario(config) if config is not None else None
@@ -397,7 +397,7 @@ class Search:
                     self.stats.unbootable += 1
                     self.rep.phase(f"a drawn configuration did not boot, skipped: {e}")
                     hypothesis.reject()
-            self._submit(d)
+            self._submit(d, list(shapes))
 
         errors: list[BaseException] = []
         resets = session.resets
@@ -414,7 +414,7 @@ class Search:
         self.stats.resets += session.resets - resets
         return drawn, errors
 
-    def _submit(self, d: Drawn) -> None:
+    def _submit(self, d: Drawn, shapes: list[S.Shape]) -> None:
         """Send ``d`` once there is room: fewer than ``in_flight`` examples out, and none of them waiting
         for the workers to be restarted.  Every so often the flight is let empty, so the topology is
         cleaned up (a FLUSHDB cannot run while any example is in flight)."""
@@ -426,12 +426,12 @@ class Search:
                 time.sleep(POLL_S)
         if session.wants_reset() or session.unclean >= CLEAN_EVERY:
             self._absorb(session.drain())
-        session.begin_example(d.shapes, tag=d)
+        session.begin_example(shapes, tag=d)
         self.stats.in_flight_peak = max(self.stats.in_flight_peak, session.in_flight)
 
     def _absorb(self, results: list[ExampleResult]) -> None:
         for result in results:
-            result.tag.result = result
+            result.tag.kinds = tuple(o.kind for o in result.findings)
             self._count(result)
             for o in result.findings:  # when it was first seen, for the finding's record
                 if o.kind not in self.known:
@@ -445,7 +445,7 @@ class Search:
         seen = {d.key: d for d in drawn}
 
         def shows(d: Drawn) -> bool:
-            return d.result is not None and any(o.kind == kind for o in d.result.findings)
+            return kind in (d.kinds or ())
 
         @hypothesis.seed(seed)
         @settings(max_examples=max(1, len(drawn)), deadline=None, database=None, print_blob=True,

@@ -549,8 +549,8 @@ class FuzzSession:
         for c in sent:
             for root in c.get("roots") or ():
                 self._by_root.pop(root, None)
-        for tid in {e.get("task_id") for e in events}:
-            self._by_task.pop(tid, None)
+        for tid in {e.get("task_id") for e in events} | {t for c in sent for t in (c["chord_id"], *c["header_ids"])}:
+            self._by_task.pop(tid, None)  # the ids it was sent with too: one with no event would stay forever
         self._dirty.extend(e for e in events if e["event"] == "publish")
         if settled in ("bound", "unlock-retrying"):
             self._dirty_settled = settled
