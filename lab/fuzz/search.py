@@ -402,16 +402,18 @@ class Search:
         errors: list[BaseException] = []
         resets = session.resets
         try:
-            drawn_examples()
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # noqa: BLE001 - hypothesis raises what the property raised
-            errors = [err for err in _flatten(e) if isinstance(err, BudgetSpent)]
-            if not errors:
+            try:
+                drawn_examples()
+            except (KeyboardInterrupt, SystemExit):
                 raise
-        self._absorb(session.drain())
-        self.stats.example_s += time.time() - t0
-        self.stats.resets += session.resets - resets
+            except BaseException as e:  # noqa: BLE001 - hypothesis raises what the property raised
+                errors = [err for err in _flatten(e) if isinstance(err, BudgetSpent)]
+                if not errors:
+                    raise
+            self._absorb(session.drain())
+        finally:  # interrupted too: the time spent and the restarts count in the run's statistics
+            self.stats.example_s += time.time() - t0
+            self.stats.resets += session.resets - resets
         return drawn, errors
 
     def _submit(self, d: Drawn, shapes: list[S.Shape]) -> None:
