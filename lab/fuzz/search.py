@@ -128,7 +128,7 @@ class FuzzStats:
     unbootable: int = 0  # drawn configurations whose workers did not start
     hypothesis_runs: int = 0
     unconfirmed: Counter = field(default_factory=Counter)  # kinds seen in flight that did not come back alone
-    unshrunk: Counter = field(default_factory=Counter)  # kinds seen in flight, not shrunk: the budget was spent
+    unshrunk: Counter = field(default_factory=Counter)  # kinds seen in flight, not shrunk: the budget was spent, or Ctrl-C
     in_flight_peak: int = 0  # the most examples that were in flight at once
 
     @property
@@ -349,7 +349,18 @@ class Search:
                 if kind not in self.known and kind not in first:
                     first[kind] = d
         new: list[FoundFinding] = []
-        for kind, d in sorted(first.items(), key=lambda kd: kd[1].index):
+        order = sorted(first.items(), key=lambda kd: kd[1].index)
+        try:
+            self._shrink_each(seed, drawn, order, new)
+        except KeyboardInterrupt:  # the kinds not reached yet were seen: say so in the run's statistics
+            for kind, _ in order:
+                if kind not in self.known and kind not in self.stats.unconfirmed and kind not in self.stats.unshrunk:
+                    self.stats.unshrunk[kind] += 1
+            raise
+        return new, errors
+
+    def _shrink_each(self, seed: int, drawn: list[Drawn], order: list[tuple[str, Drawn]], new: list[FoundFinding]) -> None:
+        for kind, d in order:
             if kind in self.known:
                 continue  # found while shrinking another kind
             if self.plan.max_findings is not None and len(self.found) >= self.plan.max_findings:
@@ -362,7 +373,6 @@ class Search:
             if kind not in {f.kind for f in got}:
                 self.stats.unconfirmed[kind] += 1
             new.extend(got)
-        return new, errors
 
     def _explore(self, seed: int) -> tuple[list[Drawn], list[BaseException]]:
         """Hypothesis draws examples (generation only: nothing to shrink yet) and each is sent as soon as
