@@ -17,8 +17,10 @@ with the lab, SIGKILL of pytest included.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -150,7 +152,9 @@ class ChordLab:
     def start(self) -> "ChordLab":
         if self._stack is not None:
             return self
-        os.environ.setdefault("LAB_RESULTS", tempfile.mkdtemp(prefix="lab-pytest-"))  # nothing of a suite's in the lab's store
+        if not os.environ.get("LAB_RESULTS"):  # nothing of a suite's in the lab's store; the folder goes at exit
+            os.environ["LAB_RESULTS"] = made = tempfile.mkdtemp(prefix="lab-pytest-")
+            atexit.register(shutil.rmtree, made, True)
         t0 = time.time()
         stack = contextlib.ExitStack()
         try:
