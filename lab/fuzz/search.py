@@ -41,6 +41,8 @@ from lab.scenario import Scenario
 SPACES = ("shapes", "configs")
 MAX_CHUNK = 5000  # examples per hypothesis run; budget permitting
 MIN_CHUNK = 20
+SHRINK_MIN_S = 60.0  # with a time budget, a finding is shrunk for at least this long,
+SHRINK_SHARE = 0.1  # or this share of the budget, whichever is longer; then the smallest so far is the finding
 CLEAN_EVERY = 100  # examples judged with chords in flight before the flight is let empty and the topology cleaned
 
 
@@ -130,6 +132,7 @@ class FuzzStats:
     unconfirmed: Counter = field(default_factory=Counter)  # kinds seen in flight that did not come back alone
     unshrunk: Counter = field(default_factory=Counter)  # kinds seen in flight, not shrunk: the budget was spent, or Ctrl-C
     in_flight_peak: int = 0  # the most examples that were in flight at once
+    shrinks_cut: int = 0  # shrink candidates not tried: the shrinking's share of the time budget was spent
 
     @property
     def elapsed_s(self) -> float:
@@ -148,7 +151,7 @@ class FuzzStats:
                 "unbootable": self.unbootable,
                 "hypothesis_runs": self.hypothesis_runs, "unconfirmed": dict(self.unconfirmed),
                 "unshrunk": dict(self.unshrunk),
-                "in_flight_peak": self.in_flight_peak}
+                "in_flight_peak": self.in_flight_peak, "shrinks_cut": self.shrinks_cut}
 
 
 class Reporter:
@@ -214,6 +217,8 @@ class Search:
         self.last_failure: dict[str, tuple] = {}  # kind -> (shapes, config, result, outcome): the latest is the shrunk one
         self.first_failure_at: dict[str, tuple[int, float]] = {}
         self._finding_in_run = False
+        self._shrink_until: float | None = None  # with a time budget: when shrinking the run's finding stops
+        self._smallest: tuple[str, str] = ("", "")  # the kind and example key of the smallest example seen failing
         self._unbooted = False
         self._deadline = time.time() + plan.budget_s if plan.budget_s else None
 
@@ -254,13 +259,21 @@ class Search:
         self.rep.example(st_, result, len(self.found))
 
     def check(self, config: S.FuzzConfig | None, shapes: list[S.Shape], *, budget: bool = True,
-              only: str | None = None) -> None:
+              only: str | None = None, steer: bool = True) -> None:
         """The property hypothesis tests: every chord's verdict is one its oracle allows (``only``: raise
         for this kind of finding only; the others are shrunk in their own turn)."""
         if budget and not self._finding_in_run and not self._budget_left():
             raise BudgetSpent()
+        if self._finding_in_run and self._shrink_until is not None and time.time() >= self._shrink_until:
+            # shrinking's time is up: every candidate passes untried, so hypothesis stops at the smallest example
+            # seen failing, which it runs once more to report it: that one fails again, as it did
+            kind, key = self._smallest
+            if example_key(config, shapes) == key:
+                raise finding_type(kind)(f"{kind}: the smallest example seen failing")
+            self.stats.shrinks_cut += 1
+            return
         result = self.run_one(config, shapes)
-        if self.plan.report:  # steer toward slow callbacks and bigger canvases (not when only measuring)
+        if self.plan.report and steer:  # steer toward slow callbacks and bigger canvases (not when only measuring)
             delays = [d for d in (_callback_delay(result.obs, c) for c in result.obs["chords"]) if d is not None]
             hypothesis.target(max(delays, default=0.0), label="callback delay after the last part (s)")
             hypothesis.target(float(sum(S.task_count(s) for s in shapes)), label="tasks in the example")
@@ -269,6 +282,9 @@ class Search:
             new = [o for o in new if o.kind == only]
         if new:
             o = new[0]
+            if not self._finding_in_run and self.plan.budget_s:  # a time budget bounds the shrinking too
+                self._shrink_until = time.time() + max(SHRINK_MIN_S, SHRINK_SHARE * self.plan.budget_s)
+            self._smallest = (o.kind, example_key(config, shapes))
             self._finding_in_run = True
             self.last_failure[o.kind] = (list(shapes), config, result, o)
             self.first_failure_at.setdefault(o.kind, (self.stats.examples, time.time()))
@@ -305,7 +321,7 @@ class Search:
         return max(1, min([MAX_CHUNK, *left]))
 
     def _hypothesis_run(self, seed: int) -> list[BaseException]:
-        self._finding_in_run = False
+        self._finding_in_run, self._shrink_until = False, None
         self.first_failure_at.clear()  # a kind seen in an earlier run and dropped then counts from this run
         self.last_failure.clear()
         strategy = example_strategy(self.plan)
@@ -383,8 +399,9 @@ class Search:
         t0 = time.time()
 
         @hypothesis.seed(seed)
-        @settings(max_examples=self._chunk_size(), deadline=None, database=None,
-                  phases=(Phase.generate, Phase.target),
+        # no target phase: its hill climbing draws candidates by the thousand, most never reaching the property
+        # (so no budget check), and steering on what settles later cannot follow the examples in flight anyway
+        @settings(max_examples=self._chunk_size(), deadline=None, database=None, phases=(Phase.generate,),
                   verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
         @given(example_strategy(self.plan))
         def drawn_examples(example):
@@ -393,7 +410,6 @@ class Search:
                 raise BudgetSpent()
             d = Drawn(len(drawn), example_key(config, shapes))
             drawn.append(d)
-            _steer(shapes, self.plan)
             target = config_scenario(config) if config is not None else None
             if target is not None and (self._unbooted or target.to_dict() != session.scenario.to_dict()):
                 self._unbooted = False
@@ -434,6 +450,8 @@ class Search:
         while session.in_flight >= self.plan.in_flight or (session.in_flight and session.wants_reset()):
             done = session.advance()
             self._absorb(done)
+            if self._deadline is not None and time.time() >= self._deadline:
+                raise BudgetSpent()  # the time is up while waiting for room: send nothing more
             if not done:
                 time.sleep(POLL_S)
         if session.wants_reset() or session.unclean >= CLEAN_EVERY:
@@ -452,8 +470,9 @@ class Search:
     def _shrink_alone(self, seed: int, drawn: list[Drawn], first: Drawn, kind: str) -> list[BaseException]:
         """The same seed again, one example at a time: the explored examples are answered from the
         exploration up to ``first``, which runs for real (and raises if ``kind`` comes back alone; if not,
-        the next explored example that showed it runs, and so on); from there hypothesis shrinks as it always does, each candidate run alone."""
-        self._finding_in_run = False
+        the next explored example that showed it runs, and so on); from there hypothesis shrinks as it
+        always does, each candidate run alone."""
+        self._finding_in_run, self._shrink_until = False, None
         seen = {d.key: d for d in drawn}
 
         def shows(d: Drawn) -> bool:
@@ -461,7 +480,7 @@ class Search:
 
         @hypothesis.seed(seed)
         @settings(max_examples=max(1, len(drawn)), deadline=None, database=None, print_blob=True,
-                  phases=(Phase.generate, Phase.target, Phase.shrink), verbosity=Verbosity.quiet,
+                  phases=(Phase.generate, Phase.shrink), verbosity=Verbosity.quiet,
                   report_multiple_bugs=False,
                   suppress_health_check=list(HealthCheck))
         @given(example_strategy(self.plan))
@@ -471,9 +490,8 @@ class Search:
             if d is not None and d.rejected:
                 hypothesis.reject()
             if not self._finding_in_run and (d is None or (d is not first and not shows(d))):
-                _steer(shapes, self.plan)
                 return  # explored already, and clean; or drawn past what was explored
-            self.check(config, shapes, budget=False, only=kind)  # it steers as the exploration did
+            self.check(config, shapes, budget=False, only=kind, steer=False)
 
         try:
             alone()
@@ -534,13 +552,6 @@ def replay_example(session: FuzzSession, shapes: list[S.Shape], config: S.FuzzCo
     reproduced = sum(1 for k in kinds if k == kind)
     return {"runs": runs, "reproduced": reproduced, "rate": reproduced / runs if runs else None,
             "flaky": reproduced < runs, "seen": kinds}
-
-
-def _steer(shapes: list[S.Shape], plan: FuzzPlan) -> None:
-    """Steer toward bigger canvases, known when an example is drawn (with chords in flight the callback
-    delay is known only after the next examples were drawn, so it cannot steer them)."""
-    if plan.report:
-        hypothesis.target(float(sum(S.task_count(s) for s in shapes)), label="tasks in the example")
 
 
 def _callback_delay(obs: dict, c: dict) -> float | None:
