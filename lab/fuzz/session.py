@@ -413,7 +413,7 @@ class FuzzSession:
                 result = done[0]
                 break
             time.sleep(POLL_S)
-        result.reset = self._clean_up(result.settled, result.obs["ledger"], result.obs["probe"])
+        result.reset = self._clean_up()
         result.timings["clean_s"] = time.time() - ex.t_judged
         result.elapsed_s = time.time() - ex.t0
         return result
@@ -461,7 +461,7 @@ class FuzzSession:
                 done.append(self._finish(ex, how))
         return done
 
-    def drain(self, bound: float | None = None) -> list[ExampleResult]:
+    def drain(self) -> list[ExampleResult]:
         """Finish every example in flight, then clean up after all of them (one FLUSHDB, parked messages
         deleted; the workers restarted if one of them needed it)."""
         done = []
@@ -470,10 +470,9 @@ class FuzzSession:
             if self._flight:
                 time.sleep(POLL_S)
         if done or self._dirty:
-            reset = self._clean_up(self._dirty_settled, self._dirty, {})
+            reset = self._clean_up()
             for r in done:
                 r.reset = reset
-        self._dirty, self._dirty_settled = [], "quiescent"
         return done
 
     def wants_reset(self) -> bool:
@@ -695,17 +694,17 @@ class FuzzSession:
         return observe.worker_log_lines(paths, {w.hostname: log_marks.get(w.hostname, w.node.log_offset)
                                                 for w in self.topo.workers})
 
-    def _clean_up(self, settled: str, events: list[dict], probe: dict[str, Any]) -> bool:
-        """Leave nothing of the finished examples behind (``events``: theirs; ``settled``: the worst way one
-        of them settled); return True if the workers had to be restarted.  Called with no example in flight:
-        a FLUSHDB would take the others' evidence with it."""
+    def _clean_up(self) -> bool:
+        """Leave nothing of the examples judged since the last clean-up behind (their publishes are in
+        ``_dirty``); return True if the workers had to be restarted.  Called with no example in flight: a
+        FLUSHDB would take the others' evidence with it."""
         self.unclean = 0
-        if settled in ("bound", "unlock-retrying") or any(not w.node.alive() for w in self.topo.workers):
+        if self.wants_reset():
             self.reset()
             self.resets += 1
             return True
         client = self.topo.redis.client(0)
-        parked = {e.get("queue") for e in events if e["event"] == "publish" and not self._consumed(e.get("queue"))}
+        parked = {e.get("queue") for e in self._dirty if not self._consumed(e.get("queue"))}
         for queue in sorted(q for q in parked if q):
             client.delete(queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9)))
         if self.scenario.backend == "redis":
