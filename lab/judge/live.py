@@ -481,6 +481,19 @@ def recorded_same_backend(r: Reading) -> tuple[dict[str, Any], str] | None:
                  f"(the one read here), and all {len(r.ref.header_ids)} parts returned into it (recorded)")
 
 
+def started_before(r: Reading, uptime: Any) -> float:
+    """The latest time this Redis can have started.  Redis floors its start time to the second and counts uptime in
+    whole seconds of its cached clock, so a start at 10.9 read at 15.0 shows uptime 5: the start lies within a second
+    either side of ``r.t - uptime``."""
+    return r.t - int(uptime) + 1
+
+
+def restart_relation(r: Reading, uptime: Any, pub: dict[str, Any]) -> str:
+    """"after", when even the earliest start INFO allows is after the recorded publish, else "within a second of"."""
+    earliest = float(r.data.get("started_at") or r.t) - int(uptime) - 1
+    return "after" if earliest > (pub.get("t") or 0) else "within a second of"
+
+
 def data_loss_lead(r: Reading, d: Diagnosis) -> None:
     """For "cannot tell" once every chord key is gone: the recorder shows every part returned into the backend read
     here and no callback published, and this Redis was flushed, or started after the header was sent.  That leans to
@@ -499,9 +512,9 @@ def data_loss_lead(r: Reading, d: Diagnosis) -> None:
     how = []
     if stats.get("flushes"):
         how.append(f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started")
-    if uptime is not None and r.t - int(uptime) >= (pub.get("t") or 0):
-        how.append(f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), after the header "
-                   f"was sent at {_when(pub.get('t'))}")
+    if uptime is not None and started_before(r, uptime) >= (pub.get("t") or 0):
+        how.append(f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), "
+                   f"{restart_relation(r, uptime, pub)} the header was sent at {_when(pub.get('t'))}")
     if not how:
         return
     d.likely_cause = "backend-data-lost"
@@ -888,9 +901,8 @@ def why_size_key_gone(r: Reading) -> tuple[str | None, str]:
     shared = recorded_same_backend(r)
     if shared is not None:  # the recorder: the producer set .s where every part returned, the backend read here
         pub, line = shared
-        if young and r.t - int(uptime) >= (pub.get("t") or 0):
-            lower = float(r.data.get("started_at") or r.t) - int(uptime) - 1
-            when = "after" if lower > (pub.get("t") or 0) else "within a second of"
+        if young and started_before(r, uptime) >= (pub.get("t") or 0):
+            when = restart_relation(r, uptime, pub)
             return "backend-data-lost", (f"{ago}; {line}; nothing was evicted or flushed, and this Redis started {uptime} s ago "
                                          f"(at {_when(r.t - int(uptime))}, to the second), {when} the producer set .s at "
                                          f"{_when(pub.get('t'))}: no other recorded event removes it, so .s was lost in that "
