@@ -11,7 +11,9 @@ code.  Each test is one of the proofs the recorded history gives where the live 
 - on RabbitMQ, the callback published to a queue with no consumer;
 - after every key expired, the producer and the workers on different backends (the backend each recorded);
 - a part return Redis refused under maxmemory noeviction (the recorded internal error), keys or no keys;
-- a restart of the backend after the header was sent (the recorded backends rule a producer writing elsewhere out).
+- a restart of the backend after the header was sent (the recorded backends rule a producer writing elsewhere out);
+- after every key expired, a FLUSHDB while the header ran (no publish and no chord error recorded: the count never
+  completed), told from a callback publish that failed (its recorded chord error keeps "cannot tell").
 
 Every process is owned (``ProcessOwner``); waits are on evidence (a recorded event, a key, a queue depth), bounded.
 """
@@ -392,3 +394,77 @@ def test_a_backend_restart_after_the_header_was_sent_is_proven_with_the_recorded
                    for e in d["evidence"]), d["evidence"]
         _, bare = doctor(root, env, "--chord", ids["callback"], "--recorder", "none")
         assert bare["chords"][0]["verdict"] != "stuck", bare["chords"][0]
+
+
+def test_a_flush_while_the_header_ran_is_proven_after_every_key_expired_by_the_recorded_absence_of_a_chord_error(tmp_path):
+    """FLUSHDB on the backend's database while both parts run: their returns build a .j that nothing completes.  Once
+    every key of the chord has expired, the recorder (which records chord errors: each part's end says so) shows
+    both returns into the backend read here and neither a callback publish nor a chord error: stuck,
+    backend-data-lost."""
+    root = shop(tmp_path / "proj")
+    with ProcessOwner(tmp_path / "own") as owner:
+        redis = start_redis(owner, tmp_path / "own", {})
+        store = redis.url(3)
+        env = env_for(root, redis.url(0), redis.url(1), store)
+        start_worker(owner, root, env, "w1", "-c", "2")
+        ids = send(root, env, [2.0, 2.0])
+        wait_for(lambda: len(recorded(store, ids["callback"], "start")) == 2, 30,
+                 what=lambda: recorded(store, ids["callback"], "start"))
+        backend = redis.client(1)
+        backend.flushdb()
+        ends = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(recorded(store, ids["callback"], "end")), 30,
+                        what=lambda: recorded(store, ids["callback"], "end"))
+        assert all(e.get("records") == ["chord_error"] for e in ends), ends
+        wait_for(lambda: backend.exists(f"celery-taskset-meta-{ids['group']}.j"), 10, what=lambda: sorted(backend.scan_iter("*")))
+        expire_everything([backend], ids)
+        done, report = doctor(root, env, "--chord", ids["callback"])
+        d = report["chords"][0]
+        assert (d["verdict"], d["cause"]) == ("stuck", "backend-data-lost"), d
+        assert done.returncode == 1
+        assert "FLUSHDB/FLUSHALL 1 time(s)" in d["summary"] and "the count never completed" in d["summary"], d
+        text = "\n".join(d["evidence"])
+        assert "so no dispatch was tried, and none failed" in text and "and all 2 parts returned into it" in text, text
+        assert not recorded(store, ids["callback"], "chord_error")
+
+
+FAILING_SEND = '''
+import json
+
+from celery import chord
+
+from shop.app import crunch, summarize
+
+# summarize takes one argument: publishing it with the header's results and two more raises TypeError
+r = chord([crunch.s(0, 0.5), crunch.s(1, 0.5)])(summarize.s(1, 2))
+print(json.dumps({"callback": r.id, "group": r.parent.id, "headers": [c.id for c in r.parent.results]}))
+'''
+
+
+def test_a_callback_publish_that_failed_is_a_recorded_chord_error_and_a_later_flush_proves_nothing(tmp_path):
+    """The callback's publish raises in the worker that returned the last part (its signature rejects the header's
+    results), so Celery marks it FAILURE with a ChordError, through chord_error_from_stack, which sends no signal: the
+    recorder records it (callback, group, the part, the worker, the error; no arguments).  After a FLUSHDB and every
+    key expired, that recorded chord error keeps doctor from calling it a data loss: unknown, likely backend-data-lost."""
+    root = write_shop(tmp_path / "proj", APP, FAILING_SEND)
+    with ProcessOwner(tmp_path / "own") as owner:
+        redis = start_redis(owner, tmp_path / "own", {})
+        store = redis.url(3)
+        env = env_for(root, redis.url(0), redis.url(1), store)
+        start_worker(owner, root, env, "w1", "-c", "2")
+        done, ids = run_json(root, env, [sys.executable, "-m", "shop.send"], timeout=60)
+        assert done.returncode == 0, done.stderr
+        errors = wait_for(lambda: recorded(store, ids["callback"], "chord_error"), 30,
+                          what=lambda: recorded_events(store, ids=[ids["callback"]])["events"][-4:])
+        e = errors[0]
+        assert (e["task_id"], e["group_id"], e["name"]) == (ids["callback"], ids["group"], "shop.app.summarize"), e
+        assert e["by_task"] in ids["headers"] and e["worker"] == "w1@shop", e
+        assert e["error"].startswith("ChordError: Callback error: TypeError"), e
+        assert not {"args", "kwargs", "result"} & set(e), e
+        backend = redis.client(1)
+        _, report = doctor(root, env, "--chord", ids["callback"])
+        assert report["chords"][0]["verdict"] == "failed", report["chords"][0]  # its ChordError is still stored
+        backend.flushdb()
+        expire_everything([backend], ids)
+        _, report = doctor(root, env, "--chord", ids["callback"])
+        d = report["chords"][0]
+        assert d["cause"] != "backend-data-lost" and d["verdict"] != "stuck", d

@@ -269,19 +269,22 @@ def test_a_callback_waiting_where_the_app_would_not_route_it_says_so_without_con
 DB1 = {"scheme": "redis", "host": "10.0.0.5", "port": 6379, "db": 1, "keyprefix": None}
 
 
-def history(parts=("p1", "p2", "p3"), *, producer=DB1, workers=DB1, extra=()) -> dict:
+def history(parts=("p1", "p2", "p3"), *, producer=DB1, workers=DB1, extra=(), records=None,
+            expires=(86400.0, "result_expires")) -> dict:
     """The recorder's events of chord cb1 (group g1): the producer sent the header at T - 20 with its backend, each
-    part ended SUCCESS on w1 a second later with the worker's backend; ``extra`` events appended."""
+    part ended SUCCESS on w1 a second later with the worker's backend (and ``records``, what that recorder records
+    beyond the ledger: none for a recorder older than chord errors); ``extra`` events appended."""
     events = []
+    more = {"records": list(records)} if records is not None else {}
     for i, p in enumerate(parts):
         events.append({"event": "publish", "t": T - 20 + i * 0.01, "task_id": p, "name": HEADER, "group_id": "g1",
                        "group_index": i, "chord_callback": "cb1", "by": "producer@host", "queue": "celery",
-                       "chord_expires": [86400.0, "result_expires"], **({"backend": producer} if producer else {})})
+                       "chord_expires": list(expires), **({"backend": producer} if producer else {}), **more})
         events.append({"event": "start", "t": T - 19.9, "task_id": p, "pid": 100 + i, "worker": "w1@host",
                        "group_id": "g1", "chord_callback": "cb1"})
         events.append({"event": "end", "t": T - 19 + i * 0.01, "task_id": p, "pid": 100 + i, "state": "SUCCESS",
                        "worker": "w1@host", "group_id": "g1", "chord_callback": "cb1",
-                       **({"backend": workers} if workers else {})})
+                       **({"backend": workers} if workers else {}), **more})
     events += list(extra)
     return {"events": sorted(events, key=lambda e: e["t"]), "dropped": 0, "oldest_t": T - 20, "store": "redis://rec/3"}
 
@@ -397,6 +400,56 @@ def test_a_flush_or_a_restart_after_every_key_expired_leans_to_data_loss_and_say
         assert (d.verdict, d.cause, d.likely_cause) == ("unknown", None, "backend-data-lost"), (over, d)
         assert "cannot be told" in d.summary and "dispatch that failed" in d.summary, d.summary
         assert any("--log" in m for m in d.missing), d.missing
+
+
+CHORD_ERRORS = ("chord_error",)
+
+
+def test_a_flush_or_a_restart_after_every_key_expired_is_proven_where_the_recorder_records_chord_errors():
+    """The same history, written by a recorder that records chord errors (each part's end says so): a completed count
+    always ends in a recorded publish or chord error, and neither was recorded, so the count never completed; .s lives
+    a day and nothing was evicted: stuck, backend-data-lost, with why the dispatch cannot have failed."""
+    for over, how in (({"flushes": 1}, "FLUSHDB/FLUSHALL 1 time(s)"), ({"uptime": 19}, "this Redis started 19 s ago")):
+        d = diagnose(recorded(records=CHORD_ERRORS, **over))
+        assert (d.verdict, d.cause, d.rule) == ("stuck", "backend-data-lost", "doctor"), (over, d)
+        assert how in d.summary and "the count never completed" in d.summary, d.summary
+        assert "every chord key and result has expired since" in d.summary, d.summary
+        text = "\n".join(d.evidence)
+        assert "records chord errors" in text and "none was recorded for callback cb1 or group g1" in text, text
+        assert "so no dispatch was tried, and none failed" in text, text
+        assert "within .s's lifetime (86400 s, result_expires)" in text, text
+        assert "recorder: producer@host sent the header" in text, text
+    # Redis started between T - 20 and T - 18 (to the second), the parts ended at T - 19: it may be a second late
+    d = diagnose(recorded(records=CHORD_ERRORS, uptime=19))
+    assert "and before (or within a second of) the last part's return at" in d.summary, d.summary
+
+
+def test_a_recorded_chord_error_or_a_recorder_that_could_miss_one_keeps_cannot_tell():
+    """What keeps "cannot tell" after every key expired: a chord error recorded (the dispatch failed: the callback
+    held a ChordError, expired since), a recorder that records none (an older version: doctor says which would
+    decide), dropped events, a history that starts after the header was sent, a restart after the last return, a
+    part whose return raised, a part's backend not proven the one read here.  A lifetime of .s the header outlasted
+    is expiry, not a loss."""
+    error = {"event": "chord_error", "t": T - 18.9, "task_id": "cb1", "name": CALLBACK, "group_id": "g1",
+             "by_task": "p3", "worker": "w1@host", "error": "ChordError: Callback error: ConnectionError()"}
+    d = diagnose(recorded(records=CHORD_ERRORS, flushes=1, extra=[error]))
+    assert (d.verdict, d.likely_cause) == ("unknown", "backend-data-lost"), d
+    d = diagnose(recorded(flushes=1))  # the recorder of these parts records no chord errors
+    assert (d.verdict, d.likely_cause) == ("unknown", "backend-data-lost"), d
+    assert any("records no" not in m and "records chord errors" in m for m in d.missing), d.missing
+    dropped = recorded(records=CHORD_ERRORS, flushes=1)
+    dropped["recorded"]["dropped"] = 4
+    late = recorded(records=CHORD_ERRORS, flushes=1)
+    late["recorded"]["oldest_t"] = T - 19.5
+    for r in (dropped, late):  # no history to prove an absence (the checker may still read the live state)
+        assert diagnose(r).cause != "backend-data-lost", diagnose(r)
+    d = diagnose(recorded(records=CHORD_ERRORS, flushes=1, expires=(0.5, "result_chord_expires")))
+    assert (d.verdict, d.cause) == ("stuck", "chord-size-key-missing"), d  # it lapsed: the recorded lifetime says so
+    for r in (recorded(records=CHORD_ERRORS, uptime=10),
+              recorded(records=CHORD_ERRORS, flushes=1, extra=[{**refused("p2", T - 18.9), "error": "TimeoutError: x"}]),
+              recorded(records=CHORD_ERRORS, flushes=1, workers={**DB1, "host": "redis.internal"})):
+        d = diagnose(r)
+        assert d.verdict != "stuck", d
 
 
 def test_backend_identity_names_the_store_never_its_credentials():

@@ -25,9 +25,13 @@ no failure of it taken after), and the producer setting the chord size in
 another backend than the one the parts returned into (the ``backend`` each
 recorded on the header's publish and on each part's end).  The same recorded
 backends prove a restart lost ``.s`` (``.j`` still there, Redis younger than
-the header: nothing wrote it elsewhere); once every key is gone, a flush or a
-restart only leans to ``backend-data-lost`` (``data_loss_lead``): a failed
-dispatch, whose ChordError would be gone too, is not recorded.
+the header: nothing wrote it elsewhere).  Once every key is gone, a flush or a
+restart proves ``backend-data-lost`` only where the recorder records chord
+errors (``records: ["chord_error"]`` on each part's end) and recorded neither
+the callback's publish nor a chord error (``recorded_data_loss``): the count
+never completed.  Where it could have missed a failed dispatch (an older
+recorder, drops, a history that starts late), it only leans to it
+(``data_loss_lead``).
 
 Where the evidence is weaker, the rules say less.  A chord with a header part
 that a worker holds (active, reserved or scheduled) or that waits in a
@@ -494,6 +498,95 @@ def restart_relation(r: Reading, uptime: Any, pub: dict[str, Any]) -> str:
     return "after" if earliest > (pub.get("t") or 0) else "within a second of"
 
 
+def records_chord_errors(r: Reading) -> bool:
+    """Every recorded end of a header part was written by a recorder that records chord errors (``records`` names
+    ``chord_error``): the process that returned the last part would have recorded a failed dispatch."""
+    ends = [e for e in r.history if e["event"] == "end" and e.get("task_id") in r.ref.header_ids]
+    return bool(ends) and all("chord_error" in (e.get("records") or []) for e in ends)
+
+
+def chord_errors(r: Reading) -> list[dict[str, Any]]:
+    """The recorded chord errors of this chord: Celery failing its callback (``chord_error``)."""
+    ref = r.ref
+    return [e for e in r.history if e["event"] == "chord_error"
+            and ((ref.callback_id and e.get("task_id") == ref.callback_id) or (ref.group_id and e.get("group_id") == ref.group_id))]
+
+
+def loss_events(r: Reading, pub: dict[str, Any], last_end: float) -> list[str]:
+    """What INFO shows of a loss of this server's keys since the header was sent: a flush (INFO counts them, without
+    a time), or a start after the header was sent and not after the last part returned."""
+    stats = r.backend.get("stats") or {}
+    uptime = stats.get("uptime_in_seconds")
+    how = []
+    if stats.get("flushes"):
+        how.append(f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started (INFO does not say "
+                   "when)")
+    if uptime is not None and started_before(r, uptime) >= (pub.get("t") or 0):
+        earliest = float(r.data.get("started_at") or r.t) - int(uptime) - 1
+        if earliest <= last_end:  # a start certainly after the last return cannot have lost .s before it
+            before = "before" if started_before(r, uptime) <= last_end else "before (or within a second of)"
+            how.append(f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), "
+                       f"{restart_relation(r, uptime, pub)} the header's send at {_when(pub.get('t'))} and {before} the "
+                       f"last part's return at {_when(last_end)}")
+    return how
+
+
+def recorded_data_loss(r: Reading) -> tuple[str, list[str]] | None:
+    """Every chord key and the callback's meta are gone, and the recorder proves the count never completed: a flat
+    header whose every part's send and SUCCESS end it holds, each part returned into the backend read here by a
+    recorder that records chord errors, and neither a callback publish nor a chord error nor any error of a part's
+    return was recorded.  A count that completes always ends in one of those two, recorded in the process that
+    returned the last part before that part's end.  With expiry (the recorded lifetime), eviction, another backend and
+    a refused return ruled out, and INFO showing a flush or a restart since the header was sent: .s was lost before
+    the last part returned.  (summary, proof lines), or None."""
+    ref = r.ref
+    hist = r.history
+    parts = set(ref.header_ids)
+    if r.keys or r.meta(ref.callback_id) or r.backend_kind != "redis" or not parts or not records_chord_errors(r):
+        return None
+    shared = recorded_same_backend(r)
+    if shared is None:
+        return None
+    pub, line = shared
+    sent = {e["task_id"]: e for e in hist if e["event"] == "publish" and e.get("task_id") in parts}
+    if set(sent) != parts or any(e.get("group_index") is None for e in sent.values()) or (ref.size or len(parts)) != len(parts):
+        return None  # a part's send not recorded, or a nested header (whose count can fall short by itself)
+    ends = [e for e in hist if e["event"] == "end" and e.get("task_id") in parts]
+    if any(e.get("state") != "SUCCESS" for e in ends):
+        return None
+    if chord_errors(r) or any(e.get("task_id") == ref.callback_id for e in hist):
+        return None
+    if any(e["event"] in ("internal_error", "failure") and e.get("task_id") in parts for e in hist):
+        return None
+    stats = r.backend.get("stats") or {}
+    if stats.get("evicted_keys"):
+        return None
+    first_t = min(e.get("t") or 0 for e in sent.values())
+    last_end = max(e.get("t") or 0 for e in ends)
+    seconds, which = (pub.get("chord_expires") or [None, "unknown"])[:2]
+    if which == "unknown" or (seconds and last_end - first_t >= float(seconds)):
+        return None  # .s may have lapsed: not a loss
+    how = loss_events(r, pub, last_end)
+    if not how:
+        return None
+    life = f"{float(seconds):g} s, {which}" if seconds else f"forever, {which} unset"
+    summary = (f"all {len(parts)} header parts returned into the backend read here and the count never completed: no "
+               f"callback was published and no chord error was recorded, and a completed count always ends in one of "
+               f"them; .s could not expire (it lives {life}) and nothing was evicted, and {' and '.join(how)}: .s was lost "
+               "before the last part returned; every chord key and result has expired since")
+    lines = [f"recorder: {line}",
+             f"recorder: the header's {len(parts)} parts were sent from {_when(first_t)} and all ended SUCCESS by "
+             f"{_when(last_end)}, within .s's lifetime ({life}): it did not expire",
+             f"recorder: each part's return was recorded by a recorder that records chord errors (records: chord_error), "
+             f"and none was recorded for callback {ref.callback_id} or group {ref.group_id}: a dispatch that failed is "
+             "marked on the callback through Celery's chord_error_from_stack, which the recorder records in the process "
+             "that returned the last part, before that part's end; so no dispatch was tried, and none failed",
+             "recorder: no worker published the callback, and no part's return raised (no internal_error, no failure)",
+             f"backend (INFO): uptime_in_seconds {stats.get('uptime_in_seconds')}, FLUSHDB/FLUSHALL calls "
+             f"{stats.get('flushes')}, evicted_keys {stats.get('evicted_keys')}"]
+    return summary, lines
+
+
 def data_loss_lead(r: Reading, d: Diagnosis) -> None:
     """For "cannot tell" once every chord key is gone: the recorder shows every part returned into the backend read
     here and no callback published, and this Redis was flushed, or started after the header was sent.  That leans to
@@ -527,6 +620,9 @@ def data_loss_lead(r: Reading, d: Diagnosis) -> None:
                       f"evicted_keys {stats.get('evicted_keys')}")
     d.missing.append("likely cause: backend-data-lost; what would decide: the log of the worker that returned the last "
                      "part (--log: 'Chord ... raised' names a failed dispatch), or asking while the chord keys remain")
+    if not records_chord_errors(r):
+        d.missing.append("or a recorder in every worker that records chord errors: this one does not (its header parts' "
+                         "ends carry no records: chord_error; install this version of lab.recorder)")
 
 
 def recorded_proof(r: Reading, d: Diagnosis) -> Diagnosis | None:
@@ -561,6 +657,10 @@ def recorded_proof(r: Reading, d: Diagnosis) -> Diagnosis | None:
                                   f"{_when(x.get('t'))}, with result backend {backend_place(x['backend'])}: its return was "
                                   "counted there" for x, _how in split[:3]],
                                 no_callback], [], d.ids, rule="doctor")
+    lost = recorded_data_loss(r)
+    if lost is not None:
+        summary, lines = lost
+        return Diagnosis(d.asked, "stuck", "backend-data-lost", summary, None, lines, [], d.ids, rule="doctor")
     uncounted = [e for e in return_errors(r) if e["uncounted"]]
     if uncounted:
         exc = str(uncounted[0].get("error") or "").split(":")[0]

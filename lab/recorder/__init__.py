@@ -11,9 +11,13 @@ part's publish also with the installing app's chord key lifetime, ``chord_expire
 recording process writes to, ``backend``: scheme, host, port, database and ``global_keyprefix``, never a
 password, ``lab.observe.recorder.backend_identity``), and two events of the recorder's own: ``internal_error``
 (Celery's ``task_internal_error``: an error raised outside a task's body, such as storing its result or counting
-its chord part's return, with the backend calls it was raised in, ``in``) and ``failure`` (Celery's
+its chord part's return, with the backend calls it was raised in, ``in``), ``failure`` (Celery's
 ``task_failure``: sent once the backend has taken a task's failure, so a chord part's failure was stored and
-counted), written to a capped store the user chooses:
+counted) and ``chord_error`` (the chord machinery failing a callback: a header part that raised, a join or a
+callback publish that failed, as Celery's backend marks the callback FAILURE with a ChordError in
+``chord_error_from_stack``, which sends no signal; with the callback's id, the chord's group id, the task whose
+return raised it, the worker and the error; a header part's publish and end say ``records: ["chord_error"]``,
+so doctor tells this recorder from one that never records them), written to a capped store the user chooses:
 
 - ``redis://host:port/db`` (a Redis stream, ``XADD ... MAXLEN ~ maxlen``, the key expiring ``ttl_s`` after
   the last event): on the broker, the backend, or another Redis.  An entry holds a batch of one process's
@@ -37,10 +41,12 @@ as its type and first 200 characters.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -240,6 +246,8 @@ def _with_chord_facts(sink: StreamSink | FileSink, row: dict[str, Any]) -> dict[
         except Exception:  # noqa: BLE001
             sink._backend = {}
     extra: dict[str, Any] = {"backend": sink._backend} if sink._backend else {}
+    if _records:  # what this process records beyond the ledger: doctor proves an absence only where it was recorded
+        extra["records"] = list(_records)
     if row["event"] == "publish":
         extra["chord_expires"] = sink._chord_expires
     return {**row, **extra}
@@ -264,6 +272,7 @@ def _censored(url: str) -> str:
 
 
 _installed: dict[int, Any] = {}
+_records: list[str] = []  # the recorder's own events this process is sure to record (``records`` on a chord part's rows)
 
 
 def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int = TTL_S, arguments: bool = False):
@@ -301,6 +310,8 @@ def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int =
     signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="lab-recorder-worker-init")
     signals.task_internal_error.connect(_on_internal_error, weak=False, dispatch_uid="lab-recorder-internal-error")
     signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="lab-recorder-failure")
+    if _hook_chord_errors() and "chord_error" not in _records:
+        _records.append("chord_error")
     # a pool child leaves by os._exit (no atexit): it writes what it queued as it goes
     signals.worker_process_shutdown.connect(_flush_all, weak=False, dispatch_uid="lab-recorder-child-exit")
     _installed[id(app)] = sink
@@ -378,6 +389,53 @@ def _on_failure(sender=None, task_id=None, exception=None, **_) -> None:
         group = None
     _emit("failure", task_id=task_id, name=getattr(sender, "name", None), worker=ledger.node_name(),
           error=_error_line(exception), **({"group_id": group} if group else {}))
+
+
+def _hook_chord_errors() -> bool:
+    """Wrap ``Backend.chord_error_from_stack`` (celery/backends/base.py, the one place every Celery 5.x backend and
+    ``celery.chord_unlock`` fail a chord's callback: no signal is sent for it) so each call is recorded first, then
+    runs unchanged.  Once per process (a fork inherits it); False where this Celery has no such method."""
+    try:
+        from celery.backends.base import Backend
+
+        original = Backend.__dict__.get("chord_error_from_stack")
+        if original is None:
+            return False
+        if getattr(original, "_lab_recorder", False):
+            return True
+
+        @functools.wraps(original)
+        def chord_error_from_stack(self, callback, exc=None, *args, **kwargs):
+            _on_chord_error(callback, exc if exc is not None else sys.exc_info()[1])
+            return original(self, callback, exc, *args, **kwargs)
+
+        chord_error_from_stack._lab_recorder = True  # type: ignore[attr-defined]
+        Backend.chord_error_from_stack = chord_error_from_stack  # type: ignore[method-assign]
+        return True
+    except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
+        return False
+
+
+def _on_chord_error(callback: Any, exc: Any) -> None:
+    """The callback's id and task, the chord's group (the request of the part whose return raised it, or
+    chord_unlock's first argument), that part's id, the worker and the error: never arguments or results.  No
+    ``chord_callback`` field: the event is the callback's own, not a header part's."""
+    try:
+        from celery._state import get_current_task
+
+        options = getattr(callback, "options", None) or {}
+        cid = options.get("task_id") or getattr(callback, "id", None)
+        name = callback.get("task") if isinstance(callback, dict) else None
+        task = get_current_task()  # the part whose return completed the count (or chord_unlock)
+        req = getattr(task, "request", None)
+        group = getattr(req, "group", None)
+        if getattr(task, "name", None) == "celery.chord_unlock":
+            group = (list(getattr(req, "args", None) or []) or [None])[0]
+        _emit("chord_error", task_id=cid, name=name, group_id=group if isinstance(group, str) else None,
+              by_task=getattr(req, "id", None), worker=getattr(req, "hostname", None) or ledger.node_name(),
+              error=_error_line(exc))
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _on_worker_init(sender=None, **_) -> None:
