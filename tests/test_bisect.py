@@ -2,7 +2,8 @@
 
 The search tests run ``lab.experiments.bisect.search`` over hand-built outcomes (a probe that returns
 what each release "gives"), so they start no process: a change in the middle, at the first and the
-last release, ends that agree, flaky and undecided steps.  The range and release tests filter a
+last release, ends that agree, flaky and undecided steps; and for a finding, where one reproducing run
+decides a release and a release's misses are weighed by the nearest reproducing release's rate.  The range and release tests filter a
 hand-built index listing.  The real test bisects split-queues (mechanism 1: the callback's queue has
 no consumer) over two adjacent releases, 5.6.3 (the environment the matrix tests make) and the lab's
 own Celery, with real redis-servers and workers.
@@ -19,8 +20,8 @@ import pytest
 
 from conftest import has_traceback, lab_env
 from lab.experiments import envs
-from lab.experiments.bisect import (BisectError, Step, load_store, outcome_of, parse_range,
-                                    python_allows, reproduces, search, select_releases, store, summary)
+from lab.experiments.bisect import (BisectError, Miss, Step, load_store, outcome_of, parse_range, python_allows,
+                                    reproduces, search, select_releases, store, summary, to_record, weigh_misses)
 from lab.report.bisect import bisect_section
 
 RELEASES = ["5.3.0", "5.3.1", "5.3.4", "5.3.5", "5.3.6", "5.4.0", "5.5.0", "5.5.1", "5.5.2", "5.5.3",
@@ -143,6 +144,138 @@ def test_one_release_is_not_a_bisection():
         search(["5.7.0"], prober(lambda v: ["stuck"]))
 
 
+# -- a finding: one run that reproduces is proof, misses are weighed ------------------------------------
+
+R, M = "reproduces", "does not reproduce"
+
+
+def finding_prober(gives):
+    """Like ``prober``, for a finding: ``gives(version)`` is a string of runs, R for reproduces, M for a miss,
+    U for unknown (or an error string starting with 'error:', then the runs that finished)."""
+    ran: list[str] = []
+    letters = {"R": R, "M": M, "U": "unknown"}
+
+    def probe(version):
+        ran.append(version)
+        got, error, runs = gives(version), None, None
+        if got.startswith("error:"):
+            error, got = got.split(":")[1], got.split(":")[2]
+            runs = len(got) + 1
+        outcomes = [letters[c] for c in got]
+        return Step(version, outcomes, [o == R for o in outcomes], {"kombu": "k" + version}, error=error,
+                    runs=runs or len(outcomes), finding=True)
+
+    probe.ran = ran
+    return probe
+
+
+def test_a_finding_flaky_at_an_end_is_decided_it_reproduces_there():
+    """stuck-join-hang-18ae75's case: 2 of 4 runs at 5.3.0, 4 of 4 at 5.7.0.  Each run that reproduces is
+    proof, so both ends reproduce: no change in range, with the rate said, after the two ends only."""
+    probe = finding_prober(lambda v: "MRMR" if v == "5.3.0" else "RRRR")
+    b = search(RELEASES, probe)
+    assert b.status == "no-change" and probe.ran == ["5.3.0", "5.7.0"]
+    assert b.first.flaky and b.first.outcome == R and b.first.describe() == "reproduces 2/4"
+    assert reproduces(b) == {"from": "5.3.0", "to": "5.7.0", "undecided": []}
+    assert summary(b) == ("no change in range: reproduces in every release tried (5.3.0, 5.7.0); "
+                          "flaky: reproduces 2/4 at 5.3.0")
+    assert weigh_misses(b) == []
+
+
+def test_a_finding_flaky_at_one_end_and_missing_at_the_other_is_bisected_and_its_boundary_weighed():
+    """stuck-header-part-unregistered-af0439's case: 2/4 up to 5.5.0, every run missing from 5.5.1.  The search
+    runs to the change; 4 misses at 5.5.1 are (1 - 1/2)^4 = 6.25 % likely at 5.5.0's 2/4, over 5 %: uncertain,
+    and 5 runs would bring it under."""
+    b = search(RELEASES, finding_prober(lambda v: "RMRM" if RELEASES.index(v) < RELEASES.index("5.5.1") else "MMMM"))
+    assert (b.status, b.last_before, b.first_changed) == ("changed", "5.5.0", "5.5.1")
+    assert reproduces(b) == {"from": "5.3.0", "to": "5.5.0", "undecided": []}
+    at = {m.celery: m for m in weigh_misses(b)}
+    assert at["5.5.1"] == Miss("5.5.1", 4, "5.5.0", 2, 4)
+    assert at["5.5.1"].chance == 0.0625 and at["5.5.1"].uncertain and at["5.5.1"].repeats_needed == 5
+    text = summary(b)
+    assert text.startswith("5.5.1 is the first release where the outcome changed: reproduces up to 5.5.0, "
+                           "does not reproduce from 5.5.1; flaky: reproduces 2/4 at 5.3.0")
+    assert ("4 misses at 5.5.1 are 6.2 % likely at the 2/4 seen at 5.5.0: above 5 %, so the boundary is uncertain; "
+            "--repeat 5 would bring that under 5 %") in text
+    rec = to_record("stuck-x-1", "finding", parse_range("5.3.0..5.7.0"), [], b, repeat=4, seed=7, elapsed_s=1.0)
+    assert rec["uncertain"] is True and rec["steps"][0]["reproduced"] == 2
+    assert {m["celery"] for m in rec["misses"] if m["uncertain"]} >= {"5.5.1"}
+
+
+def test_misses_at_a_high_rate_leave_the_boundary_certain():
+    """3/4 before the change: 4 misses are 0.25^4 = 0.4 % likely, under 5 %: said, not uncertain."""
+    b = search(RELEASES, finding_prober(lambda v: "RRMR" if RELEASES.index(v) < RELEASES.index("5.6.1") else "MMMM"))
+    assert (b.status, b.first_changed) == ("changed", "5.6.1")
+    m = next(m for m in weigh_misses(b) if m.celery == "5.6.1")
+    assert not m.uncertain and m.text() == "4 misses at 5.6.1 are 0.4 % likely at the 3/4 seen at 5.6.0"
+    assert "uncertain" not in summary(b)
+    rec = to_record("stuck-x-2", "finding", parse_range("5.3.0..5.7.0"), [], b, repeat=4, seed=7, elapsed_s=1.0)
+    assert rec["uncertain"] is False
+
+
+def test_misses_next_to_a_release_that_reproduced_every_time_are_not_weighed_in_the_summary():
+    b = search(RELEASES, finding_prober(change_at_letters("5.6.3", "MM", "RR")))
+    assert [m.chance for m in weigh_misses(b)] and all(m.chance == 0 for m in weigh_misses(b))
+    assert summary(b) == ("5.6.3 is the first release where the outcome changed: does not reproduce up to 5.6.2, "
+                          "reproduces from 5.6.3")
+
+
+def change_at_letters(first_new, before, after):
+    return lambda v: after if RELEASES.index(v) >= RELEASES.index(first_new) else before
+
+
+@pytest.mark.parametrize("reproduced, runs, misses, chance, needed", [
+    (2, 4, 4, 0.0625, 5),    # 0.5^4 > 5 % ≥ 0.5^5
+    (1, 4, 4, 0.75 ** 4, 11),  # 0.75^10 = 5.6 %, 0.75^11 = 4.2 %
+    (3, 4, 4, 0.25 ** 4, 3),
+    (19, 20, 1, 0.05, 2),    # exactly 5 % is not under 5 %
+])
+def test_the_chance_of_the_misses_and_the_runs_that_bring_it_under_5_percent(reproduced, runs, misses, chance, needed):
+    m = Miss("5.7.0", misses, "5.6.3", reproduced, runs)
+    assert math.isclose(m.chance, chance)
+    assert m.repeats_needed == needed
+    assert (1 - reproduced / runs) ** needed < 0.05 <= (1 - reproduced / runs) ** (needed - 1)
+    assert m.uncertain == (chance > 0.05)
+    assert Miss("5.7.0", 4, "5.6.3", 4, 4).chance == 0 and Miss("5.7.0", 4, "5.6.3", 4, 4).repeats_needed is None
+
+
+def test_equally_near_reproducing_releases_weigh_a_miss_by_the_lower_rate():
+    gives = {"5.3.0": "RRRR", "5.7.0": "RMMM"}
+    b = search(["5.3.0", "5.5.0", "5.7.0"], finding_prober(lambda v: gives.get(v, "MMMM")))
+    assert b.status == "no-change"  # both ends reproduce; 5.5.0 is not run
+    b.steps.append(finding_prober(lambda v: "MMMM")("5.5.0"))  # as if it were, between them
+    (m,) = weigh_misses(b)
+    assert (m.celery, m.nearest, m.reproduced) == ("5.5.0", "5.7.0", 1)
+
+
+def test_a_finding_step_decides_with_one_reproducing_run_and_needs_every_run_to_miss_for_the_other_side():
+    one = finding_prober(lambda v: "error:worker crashed:R")("5.6.0")  # 1 of 2 finished, and it reproduced
+    assert one.outcome == R and "did not finish: worker crashed" in one.describe()
+    none = finding_prober(lambda v: "error:worker crashed:M")("5.6.0")
+    assert none.outcome is None and none.describe().startswith("undecided (worker crashed")
+    mixed = finding_prober(lambda v: "MUM")("5.6.0")  # an unknown run is not a miss: no side is taken
+    assert mixed.outcome is None and mixed.describe().startswith("flaky")
+    assert finding_prober(lambda v: "MMM")("5.6.0").outcome == M
+
+
+@pytest.mark.parametrize("finding", [False, True])
+def test_a_scenario_keeps_runs_that_disagree_flaky_where_a_finding_decides(finding):
+    """The same runs, 2 of 4 matching at 5.3.0: a scenario's end is flaky and stops the search (runs that
+    disagree show two outcomes, neither the absence of the other); a finding's reproduces there."""
+    def probe(v):
+        got = ["stuck", "completed", "stuck", "completed"] if v == "5.3.0" else ["stuck"] * 4
+        if finding:
+            got = [R if o == "stuck" else M for o in got]
+        return Step(v, got, [o in ("stuck", R) for o in got], runs=4, finding=finding)
+
+    b = search(RELEASES, probe)
+    if finding:
+        assert b.status == "no-change" and "flaky: reproduces 2/4 at 5.3.0" in summary(b)
+    else:
+        assert b.status == "undecided-end" and "celery 5.3.0 is flaky (stuck ×2, completed ×2)" in summary(b)
+        assert reproduces(b) is None and weigh_misses(b) == [] and "reproduces 2/4" not in summary(b)
+
+
 # -- outcomes of runs --------------------------------------------------------------------------------
 
 
@@ -256,6 +389,19 @@ def test_the_section_gives_each_target_its_range_or_not_bisected_yet():
     assert "undecided" in row["`stuck-b-2`"]
     assert "not bisected yet" in row["`stuck-c-3`"]
     assert "3 of 4 bisected" in text
+
+
+def test_the_section_gives_a_flaky_finding_its_range_and_rates():
+    kept = _record("stuck-d-4", search(RELEASES, finding_prober(lambda v: "MRMR" if v == "5.3.0" else "RRRR")))
+    fixed = _record("stuck-e-5", search(RELEASES, finding_prober(
+        lambda v: "RMRM" if RELEASES.index(v) < RELEASES.index("5.5.1") else "MMMM")))
+    lines = bisect_section({r["target"]: r for r in (kept, fixed)}, [("stuck-d-4", "finding"), ("stuck-e-5", "finding")])
+    row = {ln.split("|")[1].strip(): ln for ln in lines if ln.startswith("| `")}
+    assert "| 5.3.0..5.7.0, reproduces in every release tried, flaky: 2/4 at 5.3.0 |" in row["`stuck-d-4`"]
+    assert "| 5.3.0..5.5.0, flaky: 2/4 at 5.3.0, " in row["`stuck-e-5`"]
+    assert "4 misses at 5.5.1 are 6.2 % likely at the 2/4 seen at 5.5.0" in row["`stuck-e-5`"]
+    assert "the boundary is uncertain; --repeat 5" in row["`stuck-e-5`"]
+    assert "before: 5.5.0 (kombu k5.5.0, billiard ?): reproduces 2/4 → does not reproduce" in row["`stuck-e-5`"]
 
 
 # -- the command line, and one real bisection -----------------------------------------------------------

@@ -12,12 +12,22 @@ the two are adjacent.  A step is one matrix cell: ``lab run REF --runs N --json`
 release's cached environment (a finding's environment also holds the lab's hypothesis, which its
 oracle needs), the same seeds on every release, so steps differ by the release only.
 
-A step's outcome is what its runs agree on: for a scenario its chords' verdicts and causes, for a
-finding whether it reproduces.  Runs that disagree make the step *flaky*, and a step whose runs
-did not finish (an install that failed, a crash) is *undecided*; neither is guessed at: the search
-goes on over the other releases of the bracket, and a bracket left with only such releases between
-its ends is reported as that, a range, with the undecided releases named.  An end that is flaky or
-undecided stops the search, and says so.
+A step's outcome is decided differently for the two kinds of target:
+
+- a *scenario*'s is what its runs agree on, its chords' verdicts and causes.  Runs that disagree
+  make the step *flaky*: neither outcome is proof that the other is absent, so none is guessed at.
+- a *finding*'s is whether it reproduces, and the lab's verdicts are proven: one run that reproduces
+  proves the bug is in that release, so such a step "reproduces", with its rate (``2/4``).  "Does not
+  reproduce" needs every run to miss, and misses prove nothing: each such step is weighed
+  (``weigh_misses``) by how likely that many misses are, ``(1 - r)^N``, at the rate ``r`` seen on the
+  nearest release that reproduced.  Above ``MISS_BOUND`` (5 %) the boundary is *uncertain*, and the
+  number of runs that would bring the chance under it is said.
+
+A step whose runs did not finish (an install that failed, a crash) and that holds no reproducing
+run is *undecided*; a flaky or undecided step is not guessed at: the search goes on over the other
+releases of the bracket, and a bracket left with only such releases between its ends is reported
+as that, a range, with the undecided releases named.  An end that is flaky or undecided stops the
+search, and says so.
 
 The search itself (``search``) is a pure function of a probe, ``release → Step``, so the tests run it
 over hand-built outcomes; ``probe_release`` is the real probe.  Each bisection is stored, the latest
@@ -30,12 +40,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import random
 import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -47,6 +59,8 @@ from lab.experiments.matrix import Cell, run_cells
 
 DEFAULT_REPEAT = 3
 SCHEMA = 1
+REPRODUCES = "reproduces"
+MISS_BOUND = Fraction(1, 20)  # above this chance of the misses seen, a finding's boundary is uncertain
 
 
 class BisectError(LabError):
@@ -156,31 +170,51 @@ class Step:
     run_ids: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     details: list[str] = field(default_factory=list)  # each run's verdicts and causes (a finding's too)
+    finding: bool = False  # a finding's step: one run that reproduces is proof
 
     @property
     def flaky(self) -> bool:
         return len(set(self.outcomes)) > 1
 
     @property
+    def reproduced(self) -> int:
+        return self.outcomes.count(REPRODUCES) if self.finding else 0
+
+    @property
+    def rate(self) -> str:
+        """``2/4``: the runs that reproduced, of those that finished."""
+        return f"{self.reproduced}/{len(self.outcomes)}"
+
+    @property
     def outcome(self) -> str | None:
-        """The outcome every run agrees on; None when they disagree (flaky) or did not all finish."""
+        """The outcome every run agrees on, or for a finding "reproduces" when any run did (proof, however
+        many missed); None when runs disagree (flaky) or did not all finish."""
+        if self.reproduced:
+            return REPRODUCES
         if self.error or self.flaky or not self.outcomes or len(self.outcomes) < self.runs:
             return None
         return self.outcomes[0]
 
     def describe(self) -> str:
+        unfinished = (self.error or "no run finished") if self.error or len(self.outcomes) < self.runs else None
+        if self.reproduced:
+            text = REPRODUCES if self.reproduced == self.runs else f"{REPRODUCES} {self.rate}"
+            return text + (f" ({self.runs - len(self.outcomes)} run(s) did not finish: {unfinished})"
+                           if unfinished else "")
         if self.outcome is not None:
             return self.outcome
         counts = {o: self.outcomes.count(o) for o in dict.fromkeys(self.outcomes)}
         seen = ", ".join(f"{o} ×{n}" for o, n in counts.items())
         if self.flaky:
             return f"flaky ({seen})"
-        return f"undecided ({self.error or 'no run finished'}" + (f"; {seen}" if seen else "") + ")"
+        return f"undecided ({unfinished}" + (f"; {seen}" if seen else "") + ")"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["outcome"] = self.outcome
         d["flaky"] = self.flaky
+        if self.finding:
+            d["reproduced"] = self.reproduced
         d["elapsed_s"] = round(self.elapsed_s, 2)
         return d
 
@@ -213,6 +247,10 @@ class Bisection:
         return next((s for s in self.steps if s.celery == celery), None)
 
     @property
+    def finding(self) -> bool:
+        return any(s.finding for s in self.steps)
+
+    @property
     def first(self) -> Step:
         return self.step(self.releases[0])
 
@@ -224,9 +262,10 @@ class Bisection:
 def search(releases: list[str], probe: Callable[[str], Step]) -> Bisection:
     """Binary search over ``releases`` (oldest first) for the first whose outcome differs from the oldest's.
 
-    ``probe`` runs one release (each at most once).  Both ends are run first.  A flaky or undecided
-    step in the middle is set aside, never taken for either side, and the search goes on with the
-    other releases of the bracket; an end that is flaky or undecided stops it.
+    ``probe`` runs one release (each at most once).  Both ends are run first.  A step without an
+    outcome (``Step.outcome``: a scenario's runs that disagree, runs that did not finish) in the middle
+    is set aside, never taken for either side, and the search goes on with the other releases of the
+    bracket; an end without one stops it.  A finding's step where any run reproduced has one.
     """
     if len(releases) < 2:
         raise BisectError(f"a bisection needs two releases or more; the range holds {len(releases)}"
@@ -265,6 +304,83 @@ def search(releases: list[str], probe: Callable[[str], Step]) -> Bisection:
                 undecided=list(between))
 
 
+@dataclass(frozen=True)
+class Miss:
+    """A finding's step where no run reproduced, weighed by the rate of the nearest release that did."""
+
+    celery: str
+    misses: int  # its runs, none of which reproduced
+    nearest: str  # the nearest release (in release order) that reproduced
+    reproduced: int  # there: runs that reproduced, of
+    runs: int
+
+    @property
+    def _exact(self) -> Fraction:  # exact, so 19/20 reproducing and one miss is 5 %, not above it
+        return Fraction(self.runs - self.reproduced, self.runs) ** self.misses
+
+    @property
+    def chance(self) -> float:
+        """How likely ``misses`` misses in a row are at the nearest release's rate: ``(1 - r)^N``."""
+        return float(self._exact)
+
+    @property
+    def uncertain(self) -> bool:
+        return self._exact > MISS_BOUND
+
+    @property
+    def repeats_needed(self) -> int | None:
+        """The fewest runs whose all missing would be under MISS_BOUND at that rate (None: at 100 %, one is)."""
+        miss = Fraction(self.runs - self.reproduced, self.runs)
+        if miss == 0:
+            return None
+        n = max(1, math.ceil(math.log(MISS_BOUND) / math.log(miss)))
+        while miss ** n >= MISS_BOUND:  # the logarithms are floats: settle it exactly, strictly under
+            n += 1
+        while n > 1 and miss ** (n - 1) < MISS_BOUND:
+            n -= 1
+        return n
+
+    def text(self) -> str:
+        said = (f"{self.misses} miss{'es' if self.misses != 1 else ''} at {self.celery} are {percent(self.chance)} "
+                f"likely at the {self.reproduced}/{self.runs} seen at {self.nearest}")
+        if self.uncertain:
+            said += (f": above {percent(MISS_BOUND)}, so the boundary is uncertain; --repeat {self.repeats_needed} "
+                     f"would bring that under {percent(MISS_BOUND)}")
+        return said
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "chance": round(self.chance, 4), "uncertain": self.uncertain,
+                "repeats_needed": self.repeats_needed if self.uncertain else None, "text": self.text()}
+
+
+def percent(p: float | Fraction) -> str:
+    return f"{100 * float(p):.1f} %".replace(".0 %", " %")
+
+
+def weigh_misses(b: Bisection) -> list[Miss]:
+    """Each decided step of a finding's bisection that did not reproduce, weighed (``Miss``), oldest first;
+    a step with no reproducing release to weigh it by is left out.  Between two equally near reproducing
+    releases the lower rate is taken, which makes the misses likelier, never the answer surer."""
+    if not b.finding:
+        return []
+    order = {v: i for i, v in enumerate(b.releases)}
+    yes = [s for s in b.steps if s.outcome == REPRODUCES]
+    found = []
+    for s in sorted(b.steps, key=lambda s: order[s.celery]):
+        if s.outcome is None or s.outcome == REPRODUCES or not yes:
+            continue
+        near = min(yes, key=lambda y: (abs(order[y.celery] - order[s.celery]), y.reproduced / len(y.outcomes)))
+        found.append(Miss(s.celery, len(s.outcomes), near.celery, near.reproduced, len(near.outcomes)))
+    return found
+
+
+def flaky_rates(b: Bisection) -> str:
+    """``2/4 at 5.3.0, 3/4 at 5.7.0``: a finding's steps that reproduced in some runs only ('' when none)."""
+    order = {v: i for i, v in enumerate(b.releases)}
+    return ", ".join(f"{s.rate} at {s.celery}" for s in sorted(b.steps, key=lambda s: order[s.celery])
+                     if s.reproduced and s.reproduced < len(s.outcomes))
+
+
 # -- the real probe: a release's environment and a matrix cell ---------------------------------
 
 
@@ -282,7 +398,7 @@ def probe_release(ref: str, version: str, *, finding: bool, repeat: int, seed: i
                   installer: envs.Installer | None = None, say: Callable[[str], None] = lambda m: None) -> Step:
     """Run ``ref`` ``repeat`` times on one release, in its cached environment, as one matrix cell."""
     t0 = time.monotonic()
-    step = Step(version, runs=repeat)
+    step = Step(version, runs=repeat, finding=finding)
     try:
         env = envs.ensure_env(version, installer=installer, extras=extras_for(finding))
     except envs.InstallFailed as e:
@@ -311,7 +427,9 @@ def reproduces(b: Bisection) -> dict[str, Any] | None:
     """The releases on which the target matched its expectation (a finding reproduced), as ``{"from", "to"}``
     (oldest, newest of the range), with ``"undecided"`` releases at its edge; None when neither side does."""
     def yes(s: Step | None) -> bool:
-        return bool(s and s.outcome is not None and s.matched and all(s.matched))
+        if not s or s.outcome is None:
+            return False
+        return s.outcome == REPRODUCES if s.finding else bool(s.matched and all(s.matched))
 
     rel = b.releases
     if b.status == "undecided-end":
@@ -326,7 +444,8 @@ def reproduces(b: Bisection) -> dict[str, Any] | None:
 
 
 def summary(b: Bisection) -> str:
-    """One sentence: where the outcome changed, or why it cannot be said."""
+    """One sentence: where the outcome changed, or why it cannot be said; for a finding, with the rates of
+    the releases that reproduced in some runs only and how likely the misses that place the boundary are."""
     first, last = b.first, b.last
     if b.status == "undecided-end":
         bad = [s for s in (first, last) if s.outcome is None]
@@ -334,16 +453,26 @@ def summary(b: Bisection) -> str:
                 + " (a larger --repeat or a narrower range may decide it; a target flaky on every release has no "
                 "outcome to bisect)")
     if b.status == "no-change":
-        return f"no change in range: celery {first.celery} and {last.celery} both give {first.outcome}"
-    changed = b.step(b.first_changed)
-    text = (f"{b.first_changed} is the first release where the outcome changed: {first.outcome} up to "
-            f"{b.last_before}, {changed.outcome} from {b.first_changed}")
-    if b.undecided:
-        text = (f"the outcome changed after {b.last_before} and by {b.first_changed}: {first.outcome} up to "
-                f"{b.last_before}, {changed.outcome} from {b.first_changed}; between them "
-                + ", ".join(f"{v} is {b.step(v).describe()}" for v in b.undecided))
-    if last.outcome != changed.outcome:
-        text += f" (and {last.outcome} at {last.celery}: it changes again later)"
+        if b.finding and first.outcome == REPRODUCES:
+            text = f"no change in range: reproduces in every release tried ({first.celery}, {last.celery})"
+        else:
+            text = f"no change in range: celery {first.celery} and {last.celery} both give {first.outcome}"
+    else:
+        changed = b.step(b.first_changed)
+        text = (f"{b.first_changed} is the first release where the outcome changed: {first.outcome} up to "
+                f"{b.last_before}, {changed.outcome} from {b.first_changed}")
+        if b.undecided:
+            text = (f"the outcome changed after {b.last_before} and by {b.first_changed}: {first.outcome} up to "
+                    f"{b.last_before}, {changed.outcome} from {b.first_changed}; between them "
+                    + ", ".join(f"{v} is {b.step(v).describe()}" for v in b.undecided))
+        if last.outcome != changed.outcome:
+            text += f" (and {last.outcome} at {last.celery}: it changes again later)"
+    rates = flaky_rates(b)
+    if rates:
+        text += f"; flaky: reproduces {rates}"
+    weighed = [m.text() for m in weigh_misses(b) if m.chance > 0]  # a rate of every run leaves nothing to weigh
+    if weighed:
+        text += "; " + "; ".join(weighed)
     return text
 
 
@@ -354,12 +483,14 @@ def to_record(target: str, kind: str, rng: ReleaseRange, skipped: list[tuple[str
         s = b.step(v)
         return s.versions if s else None
 
+    misses = weigh_misses(b)
     return {"target": target, "kind": kind, "range": rng.text, "releases": b.releases,
             "skipped": [{"version": v, "why": why} for v, why in skipped], "repeat": repeat, "seed": seed,
             "status": b.status, "summary": summary(b), "first_outcome": b.first.outcome, "last_outcome": b.last.outcome,
             "last_before": b.last_before, "first_changed": b.first_changed, "undecided": b.undecided,
             "versions_last_before": versions(b.last_before), "versions_first_changed": versions(b.first_changed),
-            "reproduces": reproduces(b), "steps": [s.to_dict() for s in b.steps],
+            "reproduces": reproduces(b), "misses": [m.to_dict() for m in misses],
+            "uncertain": any(m.uncertain for m in misses), "steps": [s.to_dict() for s in b.steps],
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git": records.git_revision(),
             "python": ".".join(str(p) for p in sys.version_info[:3]), "elapsed_s": round(elapsed_s, 1),
             "notes": list(notes)}

@@ -4,6 +4,9 @@
 
 One row per fuzzing finding (the files in ``findings/``, or ``$LAB_FINDINGS``) and per scenario that
 expects ``stuck``, read from the stored bisections; a target never bisected says "not bisected yet".
+A finding's range comes with the rates of the releases where it reproduced in some runs only, and
+the chance of the misses that place its boundary (``lab.experiments.bisect.weigh_misses``, stored
+as ``misses``) where that chance is not nil; records stored before either was kept show neither.
 """
 
 from __future__ import annotations
@@ -34,19 +37,44 @@ def _stack(v: dict | None) -> str:
     return f"kombu {v.get('kombu') or '?'}, billiard {v.get('billiard') or '?'}"
 
 
+def _order(rec: dict[str, Any]) -> dict[str, int]:
+    return {v: i for i, v in enumerate(rec.get("releases") or [])}
+
+
+def flaky_rates(rec: dict[str, Any]) -> str:
+    """A finding's releases that reproduced in some runs only: ``2/4 at 5.3.0`` ('' when none, or a scenario)."""
+    if rec.get("kind") != "finding":
+        return ""
+    order = _order(rec)
+    said = []
+    for s in sorted(rec.get("steps") or [], key=lambda s: order.get(s.get("celery"), 0)):
+        got = s.get("outcomes") or []
+        k = got.count("reproduces")
+        if 0 < k < len(got):
+            said.append(f"{k}/{len(got)} at {s.get('celery')}")
+    return ", ".join(said)
+
+
 def range_text(rec: dict[str, Any]) -> str:
     """Where a stored bisection says the target reproduces: ``5.5.0..5.7.0``, with what is not certain."""
     r = rec.get("reproduces")
     status = rec.get("status")
     if status == "undecided-end":
         return "undecided: " + (rec.get("summary") or "an end is flaky")
+    rates = flaky_rates(rec)
+    weighed = [m["text"] for m in rec.get("misses") or [] if m.get("chance")]  # nil at a rate of every run
     if not r:
-        return f"none in {rec.get('range')} ({rec.get('first_outcome')} → {rec.get('last_outcome')})"
-    text = f"{r['from']} only" if r["from"] == r["to"] else f"{r['from']}..{r['to']}"
-    if status == "no-change":
-        text += " (no change in range)"
-    if r.get("undecided"):
-        text += f"; flaky or undecided next to it: {', '.join(r['undecided'])}"
+        text = f"none in {rec.get('range')} ({rec.get('first_outcome')} → {rec.get('last_outcome')})"
+    else:
+        text = f"{r['from']} only" if r["from"] == r["to"] else f"{r['from']}..{r['to']}"
+        if status == "no-change":
+            text += ", reproduces in every release tried" if rates else " (no change in range)"
+        if r.get("undecided"):
+            text += f"; flaky or undecided next to it: {', '.join(r['undecided'])}"
+    if rates:
+        text += f", flaky: {rates}"
+    if weighed:
+        text += "; " + "; ".join(weighed)
     return text
 
 
@@ -55,7 +83,10 @@ def _said(rec: dict[str, Any], celery: str | None) -> str:
     step = next((s for s in rec.get("steps") or [] if s.get("celery") == celery), None) or {}
     shown = list(dict.fromkeys(step.get("details") or []))
     extra = f" ({'; '.join(shown)})" if rec.get("kind") == "finding" and shown else ""
-    return f"{step.get('outcome')}{extra}"
+    got = step.get("outcomes") or []
+    k = got.count("reproduces")
+    rate = f" {k}/{len(got)}" if rec.get("kind") == "finding" and 0 < k < len(got) else ""
+    return f"{step.get('outcome')}{rate}{extra}"
 
 
 def change_text(rec: dict[str, Any]) -> str:
@@ -78,7 +109,11 @@ def bisect_section(store: dict[str, dict[str, Any]] | None = None,
            "writes: both ends of the range run first, then a binary search over every release between them on the "
            "index (pre-releases, yanked releases and releases this Python cannot install are left out), each step its "
            "runs in that release's own environment. A finding's outcome is whether it reproduces; a scenario's is its "
-           "chords' verdicts and causes. A release whose runs disagree is flaky, and is named, never guessed at._\n",
+           "chords' verdicts and causes. A scenario's release whose runs disagree is flaky, and is named, never guessed at. "
+           "A finding's verdicts are proven, so a release where one run reproduces it reproduces it (its rate, e.g. "
+           "*flaky: 2/4 at 5.3.0*, is given when some runs missed); one where every run missed is weighed by how likely "
+           "that many misses are at the rate of the nearest release that reproduced, (1 − r)^N, and above 5 % the "
+           "boundary is said to be uncertain, with the `--repeat` that would bring it under._\n",
            "| finding or scenario | reproduces on | first release where the outcome changed | releases run | bisected |",
            "|---|---|---|---|---|"]
     done = 0
