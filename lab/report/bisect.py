@@ -105,7 +105,7 @@ def bisect_section(store: dict[str, dict[str, Any]] | None = None,
     if not targets:
         return []
     out = ["## Since when? Release ranges (`lab bisect`)\n",
-           "_Generated from `results/bisect.json`, which `python -m lab bisect REF --celery 5.3.0..5.7.0 --repeat 2` "
+           "_Generated from `results/bisect.json`, which `python -m lab bisect REF --celery 5.3.0..5.7.0 --repeat N` "
            "writes: both ends of the range run first, then a binary search over every release between them on the "
            "index (pre-releases, yanked releases and releases this Python cannot install are left out), each step its "
            "runs in that release's own environment. A finding's outcome is whether it reproduces; a scenario's is its "
