@@ -1,6 +1,7 @@
 """Benchmark: the fuzzer with chords in flight, and on every core, against itself one example at a time.
 
-    python bench/fuzz_in_flight.py [--examples 100] [--in-flight 8] [--rounds 2] [--jobs-examples 200] [--json]
+    python bench/fuzz_in_flight.py [--examples 100] [--in-flight 8] [--rounds 2] [--core-examples 200]
+                                   [--jobs-examples 200] [--json]
 
 Where it sits: outside the lab's flow, measuring it.  In one run, side by side:
 
@@ -15,7 +16,16 @@ Where it sits: outside the lab's flow, measuring it.  In one run, side by side:
    by a plain Celery app on the same topology (no ledger reading, no judging), then
    every callback's ``get()``: what the topology itself does, in chords and tasks per
    second.
-3. **every core**: the whole command ``python -m lab fuzz healthy --behaviours ok
+3. **every core, the default strategy** (the issue's goal: 3x the engine as it was, on 2 cores):
+   the same number of examples explored (judged, nothing raised, as in 1) by one child process
+   at ``--in-flight 1`` (the engine as it was), one at ``--in-flight N``, and two at ``N``.  Each
+   child is its own session on its own topology (its own redis-server and worker, as ``--jobs``
+   gives them) with its own share of the seeds (``shard_seed``).  The children boot, say they
+   are ready, and start together on a word from this process, which times from that word to the
+   last child's figures: the boots are left out, so what differs is only the work done at once.
+   The default strategy's tasks sleep (durations, soft time limits), so one worker's two pool
+   slots bound it; a second job brings a second worker.
+4. **every core, the whole command**: the whole command ``python -m lab fuzz healthy --behaviours ok
    --flat --no-options --examples E --in-flight N`` with ``--jobs 1`` against
    ``--jobs 2`` (each job its own topology and store), alternating, wall time from
    start to exit, boots included.  Small flat chords find nothing on healthy, so
@@ -40,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from celery import signals  # noqa: E402
 
 from lab.fuzz import strategies as S  # noqa: E402
-from lab.fuzz.search import FuzzPlan, Reporter, Search, shapes_topology  # noqa: E402
+from lab.fuzz.search import FuzzPlan, Reporter, Search, shapes_topology, shard_seed  # noqa: E402
 from lab.fuzz.session import FuzzSession  # noqa: E402
 from lab.observe import ledger  # noqa: E402
 from lab.runtime.celery_app import build_app, release  # noqa: E402
@@ -112,6 +122,52 @@ def whole_command(jobs: int, examples: int, in_flight: int, seed: int) -> tuple[
     return wall, chords, done.returncode
 
 
+def child(examples: int, seed: int, in_flight: int) -> int:
+    """``--child``: one session up, "ready" on stdout, then the default strategy's exploration on a line
+    from stdin; its figures as one JSON line."""
+    scenario, consumed = shapes_topology(load("healthy"))
+    with FuzzSession(scenario, label="bench-child") as session:
+        print("ready", flush=True)
+        if sys.stdin.readline().strip() != "go":
+            return 1
+        elapsed, stats, rep = fuzz_round(session, consumed, examples, seed, in_flight)
+        print(json.dumps({"elapsed_s": elapsed, "chords": stats.chords, "tasks": rep.tasks,
+                          "verdicts": dict(stats.verdicts)}), flush=True)
+    return 0
+
+
+def every_core(jobs: int, examples: int, seed: int, in_flight: int) -> tuple[float, int, int]:
+    """``jobs`` children sharing ``examples`` (each its own topology and seed), started together:
+    (seconds from the start word to the last child's figures, chords, tasks)."""
+    share = [examples // jobs + (1 if k < examples % jobs else 0) for k in range(jobs)]
+    children = []
+    try:
+        for k in range(jobs):
+            env = {**os.environ, "LAB_RESULTS": tempfile.mkdtemp(prefix=f"lab-bench-core{k}-")}
+            argv = [sys.executable, __file__, "--child", "--examples", str(share[k]),
+                    "--seed", str(shard_seed(seed, 0, (k + 1, jobs))), "--in-flight", str(in_flight)]
+            children.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, text=True))
+        for c in children:
+            line = c.stdout.readline().strip()
+            if line != "ready":
+                raise SystemExit(f"a bench child did not come up (it printed {line!r}, exit {c.poll()})")
+        t0 = time.perf_counter()
+        for c in children:
+            c.stdin.write("go\n")
+            c.stdin.flush()
+        figures = [json.loads(c.stdout.readline()) for c in children]
+        elapsed = time.perf_counter() - t0
+        for c in children:
+            c.wait(timeout=120)
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.terminate()
+                c.wait(timeout=60)
+    return elapsed, sum(f["chords"] for f in figures), sum(f["tasks"] for f in figures)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", type=int, default=100)
@@ -119,8 +175,13 @@ def main() -> int:
     ap.add_argument("--in-flight", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--jobs-examples", type=int, default=200, help="examples of the whole-command runs (0: skip)")
+    ap.add_argument("--core-examples", type=int, default=200,
+                    help="examples of the default strategy's every-core runs (0: skip)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child(args.examples, args.seed, args.in_flight)
     os.environ.setdefault("LAB_RESULTS", tempfile.mkdtemp(prefix="lab-bench-"))
     scenario, consumed = shapes_topology(load("healthy"))
     t_start = time.time()
@@ -150,6 +211,24 @@ def main() -> int:
                               "chords": c_chords, "elapsed_s": round(c_s, 2)}
         print(f"ceiling: the same small flat chords sent at once by plain Celery: {c_chords} in {c_s:.2f} s "
               f"({c_chords / c_s:.1f} chords/s, {c_tasks / c_s:.0f} tasks/s)", flush=True)
+    if args.core_examples:  # the issue's question: on 2 cores, against the engine as it was
+        ways = ((1, 1), (1, args.in_flight), (2, args.in_flight))  # (jobs, in flight)
+        core_runs: dict[tuple[int, int], list] = {w: [] for w in ways}
+        for r in range(args.rounds):
+            for j, n in ways:
+                elapsed, chords, tasks = every_core(j, args.core_examples, args.seed, n)
+                core_runs[(j, n)].append((elapsed, chords, tasks))
+                print(f"default strategy, {j} job(s), in flight {n:2d}, round {r + 1}: {chords} chords in "
+                      f"{elapsed:6.2f} s ({chords / elapsed:5.1f}/s)", flush=True)
+        best_c = {w: min(v, key=lambda x: x[0] / x[1]) for w, v in core_runs.items()}
+        rate_c = {w: b[1] / b[0] for w, b in best_c.items()}
+        key = {w: f"jobs {w[0]}, in flight {w[1]}" for w in ways}
+        figures["every core"] = {"examples": args.core_examples,
+                                 "chords_per_s": {key[w]: round(x, 1) for w, x in rate_c.items()},
+                                 "tasks_per_s": {key[w]: round(b[2] / b[0], 1) for w, b in best_c.items()},
+                                 "jobs_ratio": round(rate_c[ways[2]] / rate_c[ways[1]], 2),
+                                 "against_the_engine_as_it_was": round(rate_c[ways[2]] / rate_c[ways[0]], 2),
+                                 "rounds": {key[w]: [[round(e, 2), c] for e, c, _ in v] for w, v in core_runs.items()}}
     if args.jobs_examples:
         jobs_runs: dict[int, list] = {1: [], 2: []}
         for r in range(args.rounds):
@@ -173,6 +252,10 @@ def main() -> int:
     small = figures["small flat chords"]["chords_per_s"][str(args.in_flight)]
     print(f"small flat chords in flight against the ceiling: {small} / {figures['ceiling']['chords_per_s']} chords/s "
           f"= {small / figures['ceiling']['chords_per_s']:.2f}")
+    if "every core" in figures:
+        c = figures["every core"]
+        print("default strategy, " + ", ".join(f"{k}: {v} chords/s" for k, v in c["chords_per_s"].items())
+              + f"; 2 jobs against 1: {c['jobs_ratio']}x; against 1 job in flight 1: {c['against_the_engine_as_it_was']}x")
     if "jobs" in figures:
         j = figures["jobs"]
         print(f"lab fuzz --jobs 1 {j['chords_per_s']['1']} chords/s, --jobs 2 {j['chords_per_s']['2']} chords/s: {j['ratio']}x")
