@@ -13,7 +13,8 @@ code.  Each test is one of the proofs the recorded history gives where the live 
 - a part return Redis refused under maxmemory noeviction (the recorded internal error), keys or no keys;
 - a restart of the backend after the header was sent (the recorded backends rule a producer writing elsewhere out);
 - after every key expired, a FLUSHDB while the header ran (no publish and no chord error recorded: the count never
-  completed), told from a callback publish that failed (its recorded chord error keeps "cannot tell").
+  completed), told from a callback publish that failed (its recorded chord error keeps "cannot tell");
+- a join that never returns: a nested header member whose recorded return stored no result (join-hang).
 
 Every process is owned (``ProcessOwner``); waits are on evidence (a recorded event, a key, a queue depth), bounded.
 """
@@ -414,7 +415,7 @@ def test_a_flush_while_the_header_ran_is_proven_after_every_key_expired_by_the_r
         backend.flushdb()
         ends = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(recorded(store, ids["callback"], "end")), 30,
                         what=lambda: recorded(store, ids["callback"], "end"))
-        assert all(e.get("records") == ["chord_error"] for e in ends), ends
+        assert all(e.get("records") == ["chord_error", "return"] for e in ends), ends
         wait_for(lambda: backend.exists(f"celery-taskset-meta-{ids['group']}.j"), 10, what=lambda: sorted(backend.scan_iter("*")))
         expire_everything([backend], ids)
         done, report = doctor(root, env, "--chord", ids["callback"])
@@ -468,3 +469,84 @@ def test_a_callback_publish_that_failed_is_a_recorded_chord_error_and_a_later_fl
         _, report = doctor(root, env, "--chord", ids["callback"])
         d = report["chords"][0]
         assert d["cause"] != "backend-data-lost" and d["verdict"] != "stuck", d
+
+
+NESTED_APP = '''
+import os
+
+from celery import Celery
+
+from lab.recorder import install
+
+app = Celery("shop", broker=os.environ["SHOP_BROKER"], backend=os.environ["SHOP_BACKEND"])
+install(app, os.environ["SHOP_RECORDER"])
+
+
+@app.task
+def part(*args):
+    return len(args)
+
+
+@app.task(bind=True)
+def unstored(self, *args):
+    self.request.ignore_result = True  # Celery reads it again when it stores the result: this one is never stored
+    return 0
+
+
+@app.task
+def summarize(results):
+    return 0
+'''
+
+NESTED_SEND = '''
+import json
+
+from celery import chain, chord, group
+
+from shop.app import part, summarize, unstored
+
+r = chord([chain(part.s(0), group(part.s(1), unstored.s(2))), part.s(3)])(summarize.s())
+nested = r.parent.results[0]
+print(json.dumps({"callback": r.id, "group": r.parent.id, "nested": nested.id, "unstored": nested.results[1].id}))
+'''
+
+
+def test_a_join_on_a_nested_member_that_stored_no_result_is_proven_a_join_hang(tmp_path):
+    """Header [chain(part, group(part, unstored)), part], where ``unstored`` sets request.ignore_result in its body.
+    The count completes and the worker that returned the last part joins the saved header; Celery joins the nested
+    group's members with .get() and no timeout, so it waits forever for the unstored one.  The recorder records each
+    part's return with ``stored``, doctor decodes the saved header's nesting: stuck · join-hang, naming the part, the
+    member and why.  Without the recorder doctor cannot tell the join from a slow body: running."""
+    from lab.judge import HANG_AFTER_S
+
+    root = write_shop(tmp_path / "proj", NESTED_APP, NESTED_SEND)
+    with ProcessOwner(tmp_path / "own") as owner:
+        redis = start_redis(owner, tmp_path / "own", {})
+        store = redis.url(3)
+        env = env_for(root, redis.url(0), redis.url(1), store)
+        start_worker(owner, root, env, "w1", "-c", "3")
+        done, ids = run_json(root, env, [sys.executable, "-m", "shop.send"], timeout=60)
+        assert done.returncode == 0, done.stderr
+        returns = wait_for(lambda: (lambda rs: rs if len(rs) == 3 else None)(recorded(store, ids["callback"], "return")),
+                           30, what=lambda: recorded_events(store, ids=[ids["callback"]])["events"][-6:])
+        mine = {e["task_id"]: e for e in returns}
+        assert mine[ids["unstored"]]["stored"] is False and sum(e["stored"] for e in returns) == 2, returns
+        assert not {"args", "kwargs", "result"} & set(mine[ids["unstored"]]), mine
+        # the two parts before the last end; the part that completed the count never does
+        ends = wait_for(lambda: (lambda es: es if len(es) == 2 else None)(recorded(store, ids["callback"], "end")), 15,
+                        what=lambda: recorded(store, ids["callback"], "end"))
+        hung = [t for t in mine if t not in {e["task_id"] for e in ends}]
+        assert len(hung) == 1 and all("stored" in e for e in ends), (mine, ends)
+        last = max(e["t"] for e in returns)
+        wait_for(lambda: time.time() - last > HANG_AFTER_S + 0.5, HANG_AFTER_S + 5, what="the lab's hang bound to pass")
+        for args in (["--chord", ids["callback"]], ["--group", ids["group"]]):
+            done, report = doctor(root, env, *args)
+            d = report["chords"][0]
+            assert (d["verdict"], d["cause"]) == ("stuck", "join-hang"), (args, d)
+            assert done.returncode == 1
+            assert f"header part {hung[0]} returned" in d["summary"] and ids["unstored"] in d["summary"], d["summary"]
+            text = "\n".join(d["evidence"])
+            assert f"nested group {ids['nested']}" in text and "no timeout" in text, text
+            assert f"nested member {ids['unstored']}" in text and "stored false" in text, text
+        _, bare = doctor(root, env, "--chord", ids["callback"], "--recorder", "none")
+        assert bare["chords"][0]["verdict"] == "running", bare["chords"][0]

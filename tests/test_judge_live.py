@@ -462,3 +462,91 @@ def test_backend_identity_names_the_store_never_its_credentials():
     assert backend_identity(app) == {"scheme": "redis", "host": "cache.example", "port": 6380, "db": 4, "keyprefix": "w:"}
     assert backend_identity(Celery("t", backend="redis://h", set_as_current=False))["db"] == 0
     assert "s3cret" not in json.dumps(backend_identity(app))
+
+
+def test_a_history_that_cannot_stand_as_a_ledger_proves_no_part_missing_once_every_key_expired():
+    """Every chord key and result is gone, and the recorder dropped events (or its history starts after the header
+    was sent): its ids still name the parts, but a part with no result, in no queue and held by no worker may have run
+    and expired with the rest.  Not stuck · header-part-missing: unknown, saying why.  A complete history with no start
+    of p3 still proves it never ran."""
+    never_ran = recorded()
+    never_ran["recorded"]["events"] = [e for e in never_ran["recorded"]["events"]
+                                       if e["task_id"] != "p3" or e["event"] == "publish"]
+    d = diagnose(never_ran)
+    assert (d.verdict, d.cause) == ("stuck", "header-part-missing"), d
+    dropped, late, both = recorded(), recorded(), json.loads(json.dumps(never_ran))
+    dropped["recorded"]["dropped"] = 4
+    late["recorded"]["oldest_t"] = T - 19.5  # after the header's recorded publish at T - 20
+    both["recorded"]["dropped"] = 1
+    for r, why in ((dropped, "dropped 4 event(s)"), (late, "starts after"), (both, "dropped 1 event(s)")):
+        d = diagnose(r)
+        assert (d.verdict, d.cause) == ("unknown", None), d
+        assert "may have run" in d.summary and why in d.summary, d.summary
+        assert any("recorder" in m for m in d.missing), d.missing
+
+
+# -- a join that never returns: the saved header's nesting and the recorded returns --------------------------------
+
+NESTED = [{"id": "ng", "group": True, "members": ["p1", "p2"]}, {"id": "p3"}]  # [chain(p0, group(p1, p2)), p3]
+
+
+def join_hanging(hung: str = "p2", unstored: str = "p2", returned_ago: float = 19.5, header=NESTED,
+                 metas: dict | None = None) -> dict:
+    """Chord cb1 with header [chain(p0, group(p1, p2)), p3]: the count is complete (.j holds 3 of .s = 3), ``unstored``
+    returned without storing its result (its recorded return and end say stored false, and it has no meta), and
+    ``hung`` returned ``returned_ago`` s ago (recorded) and is still active with no end: the joiner."""
+    keys = {".s": {"type": "string", "value": "3", "pttl_ms": 86_380_000},
+            ".j": {"type": "zset", "pttl_ms": 86_380_000, "members": [[1, p, "SUCCESS", 1] for p in ("p1", "p2", "p3")]},
+            ".d": {"type": "set", "pttl_ms": 86_380_000, "members": ["p1:0", "p2:1", "p3:2"]}}
+    if header is not None:
+        keys["meta"] = {"type": "string", "pttl_ms": 86_380_000, "value": None, "header": header}
+    r = reading(asked="cb1", asked_is="callback", callback="cb1", header_ids=["p1", "p2", "p3"], size=3, keys=keys,
+                metas=metas if metas is not None else {p: meta(at=T - 19) for p in ("p1", "p2", "p3") if p != unstored},
+                active=[hung], result_backend="redis://10.0.0.5:6379/1", backend_identity=DB1)
+    rec = history(records=("chord_error", "return"))
+    events = []
+    for e in rec["events"]:
+        if e["event"] == "end" and e["task_id"] == hung:
+            continue  # blocked in its return: no end
+        if e["event"] == "end":
+            e = {**e, "stored": e["task_id"] != unstored}
+            events.append({**e, "event": "return", "t": e["t"] - 0.001})
+        events.append(e)
+    events.append({"event": "return", "t": T - returned_ago, "task_id": hung, "name": HEADER, "group_id": "g1",
+                   "chord_callback": "cb1", "worker": "w1@host", "stored": hung != unstored})
+    r["recorded"] = {**rec, "events": sorted(events, key=lambda e: e["t"])}
+    return r
+
+
+def test_a_part_blocked_joining_a_nested_member_that_stored_no_result_is_join_hang():
+    """The count is complete, p2 returned 19.5 s ago and is still active, and the saved header's nested group holds
+    p2, whose recorded return stored no result and which has no meta: Celery joins a nested member with .get() and no
+    timeout, so the join can never return.  Stuck · join-hang, whether the joiner waits for its own result or for a
+    sibling's."""
+    for hung, unstored in (("p2", "p2"), ("p3", "p2")):
+        d = diagnose(join_hanging(hung, unstored))
+        assert (d.verdict, d.cause, d.rule) == ("stuck", "join-hang", "doctor"), d
+        assert f"header part {hung} returned 20 s ago" in d.summary and f"holds member {unstored}" in d.summary, d.summary
+        assert "no timeout" in d.summary and "can never return" in d.summary, d.summary
+        text = "\n".join(d.evidence)
+        assert f"recorder: part {hung} returned at" in text and "nested group ng (members p1, p2)" in text, text
+        assert f"nested member {unstored}" in text and "stored false" in text, text
+        assert d.fix, d
+
+
+def test_a_join_hang_is_not_proven_where_a_piece_is_missing():
+    """Running, as before, when: the part returned less than HANG_AFTER_S ago; no saved header (its nesting unknown);
+    the member stored its result (its meta may yet come, or went another way); a top-level member has no result (the
+    join times out: a join error, not a hang); a recorder that records no returns; a history that dropped events."""
+    old = join_hanging()
+    old["recorded"]["events"] = [{k: v for k, v in e.items() if k != "stored"} for e in old["recorded"]["events"]
+                                 if e["event"] != "return"]
+    dropped = join_hanging()
+    dropped["recorded"]["dropped"] = 2
+    stored = join_hanging()
+    stored["recorded"]["events"] = [{**e, "stored": True} if "stored" in e else e for e in stored["recorded"]["events"]]
+    for r in (join_hanging(returned_ago=2.0), join_hanging(header=None), stored,
+              join_hanging(header=[{"id": "ng", "group": True, "members": ["p1", "p2"]}, {"id": "p3"}],
+                           metas={"p1": meta()}), old, dropped):
+        d = diagnose(r)
+        assert d.verdict == "running" and d.cause is None, d

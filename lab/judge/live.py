@@ -31,7 +31,10 @@ errors (``records: ["chord_error"]`` on each part's end) and recorded neither
 the callback's publish nor a chord error (``recorded_data_loss``): the count
 never completed.  Where it could have missed a failed dispatch (an older
 recorder, drops, a history that starts late), it only leans to it
-(``data_loss_lead``).
+(``data_loss_lead``).  A header part blocked in the chord's join is proven
+(``join_hang``) from the saved header's nesting (the chord keys' ``meta``) and
+the recorded returns (``stored``): a nested member that stored no result is
+joined with no timeout, so the part that completed the count never ends.
 
 Where the evidence is weaker, the rules say less.  A chord with a header part
 that a worker holds (active, reserved or scheduled) or that waits in a
@@ -46,7 +49,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lab.judge import BACKEND_ERRORS, judge, size_key_lapse
+from lab.judge import BACKEND_ERRORS, HANG_AFTER_S, judge, size_key_lapse
 from lab.judge.causes import fix_for
 from lab.observe.model import ChordRef, epoch, held_requests
 
@@ -307,7 +310,7 @@ def diagnose_linked(r: Reading) -> Diagnosis:
     v = judge(obs)[0]
     verdict = v.verdict if v.final else ("running" if v.verdict == "unknown" else v.verdict)
     d = Diagnosis(ref.asked, verdict, v.cause, v.summary, None, [], [], r.ids())
-    own = recorded_proof(r, d) or live_rules(r, d)
+    own = recorded_proof(r, d) or join_hang(r) or live_rules(r, d)
     if own is not None:
         d = own
     elif d.cause == "chord-size-key-missing" and lapsed(obs):
@@ -675,6 +678,66 @@ def recorded_proof(r: Reading, d: Diagnosis) -> Diagnosis | None:
     return None
 
 
+def join_hang(r: Reading) -> Diagnosis | None:
+    """A header part blocked for good in the chord's join, from the recorder and the saved header: the count is
+    complete (.j holds .s), a header part whose return was recorded (``return``: its body ended) is still active
+    ``HANG_AFTER_S`` later with no end (the lab's own rule for a hang), and the saved header names a nested group
+    with a member whose recorded return stored no result (``stored`` false) and which has no meta.  Celery's
+    ``join_native`` waits for top-level members with ``result_chord_join_timeout``, but calls ``.get()`` with no
+    timeout on a nested group's members, so that join can never return.  Every top-level task member must have a
+    meta (else the join would time out and fail the chord instead).  None where any piece is missing: no recorder
+    history (or one that dropped events or starts late), a recorder that records no returns, the keys gone."""
+    ref = r.ref
+    hist = r.history
+    if not hist or r.backend_kind != "redis" or not ref.header_ids or r.meta(ref.callback_id):
+        return None
+    header = (r.keys.get("meta") or {}).get("header")
+    size, join = r.keys.get(".s") or {}, r.keys.get(".j") or {}
+    card = join.get("card") if join.get("card") is not None else len(join.get("members") or [])
+    try:
+        complete = size.get("value") is not None and int(card) >= int(size["value"])
+    except (TypeError, ValueError):
+        return None
+    if not header or not complete:
+        return None
+    if any(e["event"] in ("publish", "start", "end") and e.get("task_id") == ref.callback_id for e in hist):
+        return None
+    if any(not n.get("group") and not r.meta(n.get("id")) for n in header):
+        return None  # a top-level member with no result: the join times out (a join error), it does not hang
+    returns = {e["task_id"]: e for e in hist if e["event"] == "return" and "stored" in e}
+    unstored = {e["task_id"]: e for e in hist if e["event"] in ("return", "end") and e.get("stored") is False}
+    ended = {e.get("task_id") for e in hist if e["event"] == "end"}
+    never = [(n, m) for n in header if n.get("group") for m in n.get("members") or []
+             if m in unstored and not r.meta(m)]
+    active = {h["task_id"]: h for h in r.held if h.get("how") == "active"}
+    blocked = [t for t in ref.header_ids if t in active and t in returns and t not in ended
+               and r.t - (returns[t].get("t") or r.t) >= HANG_AFTER_S]
+    if not never or not blocked:
+        return None
+    x, (group, m) = blocked[0], never[0]
+    ret, held, why = returns[x], active[x], unstored[m]
+    ago = r.t - (ret.get("t") or r.t)
+    self_join = " (its own result)" if m == x else ""
+    summary = (f"header part {x} returned {ago:.0f} s ago (recorded) and is still active on {held['worker']}: the count "
+               f"is complete (.j holds {card} of .s = {size['value']}), so the worker that returned the last part joins "
+               f"the saved header, and its nested group {group['id']} holds member {m}{self_join}, whose result was never "
+               "stored (its recorded return: stored false) and which has no meta; Celery joins a nested group's members "
+               "with .get() and no timeout (result_chord_join_timeout applies to top-level members only), so that join "
+               "can never return")
+    lines = [f"recorder: part {x} returned at {_when(ret.get('t'))} on {ret.get('worker')} and has no end; workers: "
+             f"{held['worker']} still holds it (active) {ago:.0f} s later, longer than the {HANG_AFTER_S:g} s a hang asks",
+             f"backend: .s = {size['value']}, .j holds {card} part returns: the count is complete, so the part that "
+             "completed it joins the header before it publishes the callback",
+             f"backend: the saved header celery-taskset-meta-{ref.group_id} holds nested group {group['id']} (members "
+             f"{', '.join(group.get('members') or [])}): Celery's join_native waits for them with children_result.get() "
+             "and no timeout",
+             f"recorder: nested member {m} {'returned' if why['event'] == 'return' else 'ended'} at {_when(why.get('t'))} "
+             f"on {why.get('worker')} with stored false (request.ignore_result or the task's ignore_result): its result is "
+             f"never written, and it has no meta, so the join waits for it forever",
+             "recorder: no worker published the callback, and it has no meta"]
+    return Diagnosis(ref.asked, "stuck", "join-hang", summary, None, lines, [], r.ids(), rule="doctor")
+
+
 def in_flight(r: Reading) -> list[str]:
     """Header parts still on their way: held by a worker (any way), queued where a worker consumes, or fetched."""
     ref = r.ref
@@ -696,7 +759,8 @@ def unnamed_parts(r: Reading) -> int:
 
 def in_flight_or_unnamed(r: Reading, d: Diagnosis) -> Diagnosis | None:
     """Say less where the evidence is weaker: a part in flight is never stuck; unnamed parts decide nothing."""
-    if d.verdict not in ("stuck", "running", "unknown") or d.cause in ("header-queue-unconsumed", "header-part-unregistered"):
+    if d.verdict not in ("stuck", "running", "unknown") or d.cause in ("header-queue-unconsumed", "header-part-unregistered",
+                                                                       "join-hang"):
         return None
     ref = r.ref
     moving = in_flight(r)
@@ -888,6 +952,15 @@ def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:
             return decided("header-part-lost",
                            f"{len(gone)} header part(s) are nowhere (no result, in no queue, held by no worker) and a consumer "
                            f"died holding {len(orphaned)} message(s) still in the unacked set: the parts it had started died with it")
+        if d.verdict == "stuck" and not keys and not r.history:
+            # no chord key left and no ledger: a part with no result may have run and expired with the rest
+            return decided(None, f"every chord key is gone (expired or removed), and {len(gone)} header part(s) "
+                                 f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}) have no result, are in no "
+                                 "queue and are held by no worker: each may have run and had its result expire with the "
+                                 f"keys; {no_ledger(r)}", "unknown",
+                           ["whether those parts ran: a recorder history that dropped nothing and reaches back to the "
+                            "header's send (lab.recorder installed in the producer and every worker), a worker log "
+                            "(--log), or asking while the chord keys remain"])
         if d.verdict == "stuck":
             return None  # the checker's header-part-missing stands
     parked = [t for t in ref.header_ids if t in unacked_ids and t not in held_ids and not r.meta(t)]
@@ -896,6 +969,22 @@ def live_rules(r: Reading, d: Diagnosis) -> Diagnosis | None:
         return decided(None, f"{len(parked)} header part(s) sit in the unacked set and no live worker holds them: "
                              f"Redis redelivers them after visibility_timeout ({vt} s)", "running")
     return None
+
+
+def no_ledger(r: Reading) -> str:
+    """Why no history stands as this chord's ledger (``Reading.history`` is empty), in a clause."""
+    rec = r.recorded
+    if not rec:
+        return "no flight recorder's history says which parts started"
+    if rec.get("error"):
+        return f"the recorder's store could not be read ({rec['error']})"
+    if rec.get("dropped"):
+        return (f"the recorder names them, but it dropped {rec['dropped']} event(s), so what its history lacks proves "
+                "nothing")
+    if rec.get("events"):
+        return ("the recorder names them, but its history starts after the chord was sent (trimmed or expired), so "
+                "what it lacks proves nothing")
+    return "the recorder holds no event of this chord"
 
 
 def rabbitmq_unconsumed(r: Reading) -> str | None:

@@ -214,8 +214,11 @@ def chord_keys(backend, gid: str) -> dict[str, Any]:
         if ktype == "none":
             continue
         entry: dict[str, Any] = {"type": ktype, "pttl_ms": client.pttl(key)}
-        if ktype == "string":
-            entry["value"] = _str(client.get(key)) if suffix else None
+        if ktype == "string" and not suffix:  # the saved header: its structure, never a result
+            entry["value"] = None
+            entry["header"] = saved_header(backend, client.get(key))
+        elif ktype == "string":
+            entry["value"] = _str(client.get(key))
         elif ktype == "zset":
             entry["members"] = [backend.decode(v) for v in client.zrange(key, 0, -1)]
         elif ktype == "list":
@@ -224,6 +227,38 @@ def chord_keys(backend, gid: str) -> dict[str, Any]:
             entry["members"] = sorted(_str(v) for v in client.smembers(key))
         keys[suffix or "meta"] = entry
     return keys
+
+
+def saved_header(backend, raw: Any) -> list[dict[str, Any]] | None:
+    """The structure of the header Celery saved for a chord (``celery-taskset-meta-<group id>``: ``save_group`` stores
+    ``{"result": GroupResult.as_tuple()}`` in the result serializer, ``(id, parent), [child tuples]``, which
+    ``result_from_tuple`` restores): one entry per top-level header member, ``{"id"}`` for a task result and
+    ``{"id", "group": True, "members": [...]}`` for a nested group, its task ids in order (a group in it flattened).
+    Celery joins a top-level member with ``result_chord_join_timeout`` and a nested group's members with
+    ``.get()`` and no timeout.  None when it cannot be decoded."""
+    def node_id(res: Any) -> Any:
+        return res[0] if isinstance(res, (list, tuple)) else res
+
+    def leaves(nodes: Any) -> list[str]:
+        out: list[str] = []
+        for n in nodes or []:
+            res, kids = n if isinstance(n, (list, tuple)) and len(n) == 2 else (n, None)
+            out += leaves(kids) if kids is not None else [str(node_id(res))]
+        return out
+
+    try:
+        meta = backend.decode(raw)
+        res, nodes = meta["result"]
+        out: list[dict[str, Any]] = []
+        for n in nodes or []:
+            nres, kids = n
+            if kids is None:
+                out.append({"id": str(node_id(nres))})
+            else:
+                out.append({"id": str(node_id(nres)), "group": True, "members": leaves(kids)})
+        return out
+    except Exception:  # another serializer's payload, or not a saved group: no structure
+        return None
 
 
 def size_key_elsewhere(backend, gid: str, budget: int = 1_000_000) -> dict[str, Any]:

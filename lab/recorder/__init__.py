@@ -9,15 +9,19 @@ discarded as unregistered; rejected; each with its group id, group index and cho
 part's publish also with the installing app's chord key lifetime, ``chord_expires``: ``[seconds or None,
 "result_chord_expires" or "result_expires"]``; a header part's publish and end with the result backend the
 recording process writes to, ``backend``: scheme, host, port, database and ``global_keyprefix``, never a
-password, ``lab.observe.recorder.backend_identity``), and two events of the recorder's own: ``internal_error``
+password, ``lab.observe.recorder.backend_identity``), and events of the recorder's own: ``internal_error``
 (Celery's ``task_internal_error``: an error raised outside a task's body, such as storing its result or counting
 its chord part's return, with the backend calls it was raised in, ``in``), ``failure`` (Celery's
 ``task_failure``: sent once the backend has taken a task's failure, so a chord part's failure was stored and
 counted) and ``chord_error`` (the chord machinery failing a callback: a header part that raised, a join or a
 callback publish that failed, as Celery's backend marks the callback FAILURE with a ChordError in
 ``chord_error_from_stack``, which sends no signal; with the callback's id, the chord's group id, the task whose
-return raised it, the worker and the error; a header part's publish and end say ``records: ["chord_error"]``,
-so doctor tells this recorder from one that never records them), written to a capped store the user chooses:
+return raised it, the worker and the error), and ``return`` (a header part's success reaching the backend, in
+Celery's ``mark_as_done``, before its result is stored and its return counted: with ``stored``, whether its result
+is stored at all, ``request.ignore_result`` or the task's ``ignore_result``, never the result; its end row says
+``stored`` too); a header part's publish and end say which of these it records, ``records: ["chord_error",
+"return"]``, so doctor tells this recorder from one that never records them; written to a capped store the user
+chooses:
 
 - ``redis://host:port/db`` (a Redis stream, ``XADD ... MAXLEN ~ maxlen``, the key expiring ``ttl_s`` after
   the last event): on the broker, the backend, or another Redis.  An entry holds a batch of one process's
@@ -250,6 +254,8 @@ def _with_chord_facts(sink: StreamSink | FileSink, row: dict[str, Any]) -> dict[
         extra["records"] = list(_records)
     if row["event"] == "publish":
         extra["chord_expires"] = sink._chord_expires
+    elif row["event"] == "end" and row.get("task_id") in _stored:
+        extra["stored"] = _stored[row["task_id"]]
     return {**row, **extra}
 
 
@@ -273,6 +279,8 @@ def _censored(url: str) -> str:
 
 _installed: dict[int, Any] = {}
 _records: list[str] = []  # the recorder's own events this process is sure to record (``records`` on a chord part's rows)
+_stored: dict[str, bool] = {}  # a header part's id → whether mark_as_done stored its result (for its end row)
+STORED_KEPT = 1_000  # ids remembered for their end rows at most (a part ends in the process that returned it)
 
 
 def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int = TTL_S, arguments: bool = False):
@@ -312,6 +320,8 @@ def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int =
     signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="lab-recorder-failure")
     if _hook_chord_errors() and "chord_error" not in _records:
         _records.append("chord_error")
+    if _hook_part_returns() and "return" not in _records:
+        _records.append("return")
     # a pool child leaves by os._exit (no atexit): it writes what it queued as it goes
     signals.worker_process_shutdown.connect(_flush_all, weak=False, dispatch_uid="lab-recorder-child-exit")
     _installed[id(app)] = sink
@@ -434,6 +444,51 @@ def _on_chord_error(callback: Any, exc: Any) -> None:
         _emit("chord_error", task_id=cid, name=name, group_id=group if isinstance(group, str) else None,
               by_task=getattr(req, "id", None), worker=getattr(req, "hostname", None) or ledger.node_name(),
               error=_error_line(exc))
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _hook_part_returns() -> bool:
+    """Wrap ``Backend.mark_as_done`` (celery/backends/base.py: every Celery 5.x backend stores a successful task's
+    result and counts its chord part's return there, and no signal comes between them) so a header part's return is
+    recorded first, with whether its result is stored at all (``stored``: Celery's own test, ``store_result`` and
+    not ``request.ignore_result``, which a task may set in its body), then runs unchanged.  Recorded before the
+    count, so a part whose return then blocks (the join of the chord it completed) is still on record.  Once per
+    process; False where this Celery has no such method."""
+    try:
+        from celery.backends.base import Backend
+
+        original = Backend.__dict__.get("mark_as_done")
+        if original is None:
+            return False
+        if getattr(original, "_lab_recorder", False):
+            return True
+
+        @functools.wraps(original)
+        def mark_as_done(self, task_id, result, request=None, store_result=True, *args, **kwargs):
+            _on_part_return(task_id, request, store_result)
+            return original(self, task_id, result, request, store_result, *args, **kwargs)
+
+        mark_as_done._lab_recorder = True  # type: ignore[attr-defined]
+        Backend.mark_as_done = mark_as_done  # type: ignore[method-assign]
+        return True
+    except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
+        return False
+
+
+def _on_part_return(task_id: Any, request: Any, store_result: Any) -> None:
+    """A header part's ``return`` event: its id, task, group, chord callback, worker and ``stored``; never its
+    result.  Tasks outside a chord are not recorded (their end row says enough)."""
+    try:
+        if request is None or not getattr(request, "chord", None):
+            return
+        stored = bool(store_result) and not getattr(request, "ignore_result", False)
+        if len(_stored) >= STORED_KEPT:
+            _stored.pop(next(iter(_stored)))
+        _stored[task_id] = stored
+        _emit("return", task_id=task_id, name=getattr(request, "task", None), group_id=getattr(request, "group", None),
+              group_index=getattr(request, "group_index", None), chord_callback=ledger._chord_callback(request),
+              worker=getattr(request, "hostname", None) or ledger.node_name(), stored=stored)
     except Exception:  # noqa: BLE001
         pass
 
