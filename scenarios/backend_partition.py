@@ -1,8 +1,10 @@
-"""A worker loses the result backend as a header part returns (docker runtime only).
+"""A worker loses the result backend as a header part returns (both runtimes).
 
 While the slowest part runs on ``w1``, the nemesis cuts ``w1`` off from the
-result backend (``docker network disconnect`` of the run's backend network;
-the broker stays reachable) for 10 s.  The part returns during the partition.
+result backend for 10 s; the broker stays reachable.  The docker runtime cuts
+with ``docker network disconnect`` of the run's backend network; the process
+runtime with ``w1``'s own partition proxy in front of the backend, which resets
+every open connection and every new one (``lab.runtime.process.partition_proxy``).  The part returns during the partition.
 Before ``on_chord_part_return``, ``store_result`` reads the task's meta (a GET
 that Celery does not retry: only the SET behind it has a retry policy); redis-py
 gives up on the unreachable backend within seconds, the pool child logs
@@ -23,7 +25,8 @@ from lab import Chord, Fault, Scenario, Worker
 
 scenario = Scenario(
     name="backend-partition",
-    description="(docker runtime) w1 is cut off from the result backend while a header part returns: the part return is lost",
+    description="w1 is cut off from the result backend while a header part returns: the part return is lost "
+                "(both runtimes: docker network disconnect, or a proxy that resets)",
     expect="stuck",
     expect_cause="part-return-error",
     fix="backend-partition-fixed",

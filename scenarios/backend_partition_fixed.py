@@ -4,14 +4,16 @@ The same partition from the result backend while a part returns, with
 ``result_backend_always_retry=True``: ``store_result`` retries on connection
 errors (backing off up to ``result_backend_max_sleep_between_retries_ms``),
 the partition heals, the result is stored and the part return completes the
-chord.
+chord.  Runs on both runtimes, cut as in ``backend-partition`` (``docker network
+disconnect``, or the worker's own partition proxy).
 """
 
 from lab import Chord, Fault, Scenario, Worker
 
 scenario = Scenario(
     name="backend-partition-fixed",
-    description="(docker runtime) the same partition, with result_backend_always_retry: the part's result waits for the backend",
+    description="the same partition, with result_backend_always_retry: the part's result waits for the backend "
+                "(both runtimes)",
     expect="completed",
     mechanism="15",
     config={"result_backend_always_retry": True, "result_backend_max_sleep_between_retries_ms": 2000},

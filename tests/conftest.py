@@ -22,7 +22,7 @@ def processes_under(root: Path) -> list[psutil.Process]:
     for p in psutil.process_iter(["pid", "name", "cmdline"]):
         try:
             cmd = " ".join(p.info["cmdline"] or [])
-            if "redis-server" not in cmd and "celery" not in cmd:
+            if "redis-server" not in cmd and "celery" not in cmd and "partition_proxy" not in cmd:
                 continue
             if p.cwd().startswith(root_s) or root_s in cmd:
                 found.append(p)
@@ -62,6 +62,21 @@ def lab_env(store: Path) -> dict[str, str]:
     """The environment for a `python -m lab` subprocess using this store."""
     root = Path(__file__).resolve().parent.parent
     return {**os.environ, "LAB_RESULTS": str(store), "PYTHONPATH": str(root)}
+
+
+CONTAINER_ONLY = "<container-only scenario>"  # a test's placeholder for container_only_scenario's path
+
+
+def container_only_scenario(folder: Path) -> str:
+    """A scenario file (written into ``folder``) whose fault only a container engine gives (pause-container):
+    what the process runtime, and so --celery, the matrix and bisect, refuse."""
+    path = Path(folder) / "container_pause.py"
+    path.write_text(
+        "from lab import Chord, Fault, Scenario, Worker\n\n"
+        "scenario = Scenario(name='container-pause', description=\"docker pause w1's container for 1 s\",\n"
+        "    expect='completed', workers=(Worker('w1'),), chords=(Chord(header=2),),\n"
+        "    faults=(Fault('pause-container', target='w1', trigger='after-parts-started', options={'for': 1.0}),))\n")
+    return str(path)
 
 
 def stored_records(store: Path) -> list[dict]:

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import has_traceback, lab_env
+from conftest import CONTAINER_ONLY, container_only_scenario, has_traceback, lab_env
 from lab.experiments import envs
 from lab.experiments.bisect import (BisectError, Miss, Step, load_store, outcome_of, parse_range, python_allows,
                                     reproduces, search, select_releases, store, summary, to_record, weigh_misses)
@@ -416,9 +416,10 @@ def lab(store_dir, *args, timeout=600):
     (["no-such-finding-123456", "--celery", "5.3.0..5.7.0"], "unknown scenario 'no-such-finding-123456'"),
     (["split-queues", "--celery", "5.7.0..5.3.0"], "must be older than the second"),
     (["split-queues", "--celery", "x..y"], "'x' is not a Celery release"),
-    (["worker-partition", "--celery", "5.3.0..5.7.0"], "cannot be bisected"),
+    ([CONTAINER_ONLY, "--celery", "5.3.0..5.7.0"], "cannot be bisected"),
 ])
-def test_bad_input_is_one_sentence_and_254(lab_results, args, words):
+def test_bad_input_is_one_sentence_and_254(lab_results, tmp_path, args, words):
+    args = [container_only_scenario(tmp_path) if a == CONTAINER_ONLY else a for a in args]
     p = lab(lab_results, "bisect", *args, timeout=60)
     assert p.returncode == 254, p.stdout + p.stderr
     assert words in p.stderr and not has_traceback(p.stdout + p.stderr)

@@ -1,8 +1,9 @@
 """The docker runtime's scenarios and faults, checked without an engine: validation, refusals, one-sentence errors.
 
 The partition scenarios validate like every other scenario; a fault only a
-container engine gives is refused by the process runtime with a sentence
-saying which runtime to use; and where no engine answers, `--runtime docker`
+container engine gives (a container's pause or kill; a partition the process
+runtime gives too, through a proxy) is refused by the process runtime with a
+sentence saying which runtime to use; and where no engine answers, `--runtime docker`
 says so in one sentence (exit 254), with no traceback.
 """
 
@@ -18,6 +19,7 @@ from conftest import lab_env, has_traceback
 from lab import Fault
 from lab.errors import LabError
 from lab.experiments.run import run_scenario
+from lab.runtime.process.runtime import ProcessRuntime
 from lab.scenario import DOCKER_FAULT_KINDS, ScenarioError, load, validate
 
 
@@ -45,11 +47,14 @@ def test_docker_faults_are_validated_in_one_sentence(fault, words):
 
 
 def test_process_runtime_refuses_a_docker_only_fault():
-    """`lab run worker-partition` without --runtime docker: one sentence naming the fault and the runtime that gives it."""
-    assert "partition-worker" in DOCKER_FAULT_KINDS
+    """A container pause without --runtime docker: one sentence naming the fault and the runtime that gives it."""
+    assert "pause-container" in DOCKER_FAULT_KINDS
+    s = dataclasses.replace(load("worker-partition"), name="container-pause",
+                            faults=(Fault("pause-container", target="w1", options={"for": 1.0}),))
     with pytest.raises(LabError) as e:
-        run_scenario(load("worker-partition"), seed=1)
-    assert "partition-worker" in str(e.value) and "--runtime docker" in str(e.value)
+        run_scenario(s, seed=1)
+    assert "pause-container" in str(e.value) and "--runtime docker" in str(e.value)
+    assert ProcessRuntime().refuses(load("worker-partition")) is None  # a partition: the process runtime's proxy
 
 
 def test_no_engine_is_one_sentence_and_exit_254(lab_results):

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import lab_env, has_traceback, stored_records
+from conftest import CONTAINER_ONLY, container_only_scenario, lab_env, has_traceback, stored_records
 from lab import records
 from lab.experiments import envs, matrix
 from lab.runtime.process.processes import ProcessOwner
@@ -203,10 +203,11 @@ def test_a_crashed_cell_keeps_its_last_words_and_the_others_run(tmp_path):
     (["matrix", "--celery", "5.7", "-s", "no-such"], "unknown scenario 'no-such'"),
     (["run", "split-queues", "--celery", "5.3.6,latest"], "'latest' is not a Celery version"),
     (["run", "no-such", "--celery", "5.7.0"], "unknown scenario 'no-such'"),
-    (["run", "worker-partition", "--celery", "5.7.0"], "need --runtime docker"),
+    (["run", CONTAINER_ONLY, "--celery", "5.7.0"], "need --runtime docker"),
 ])
-def test_bad_versions_and_scenarios_are_one_sentence_and_254(lab_results, args, words):
+def test_bad_versions_and_scenarios_are_one_sentence_and_254(lab_results, tmp_path, args, words):
     """Bad input is refused before anything is installed or started: one line on stderr, exit 254."""
+    args = [container_only_scenario(tmp_path) if a == CONTAINER_ONLY else a for a in args]
     p = lab(lab_results, *args, timeout=60)
     assert p.returncode == 254, p.stdout + p.stderr
     assert words in p.stderr and not has_traceback(p.stderr + p.stdout)
@@ -238,11 +239,12 @@ def test_one_scenario_on_two_versions_records_each_with_its_own_versions(lab_res
     assert f"celery {ON_DEMAND}" in md and f"celery {installed}" in md
 
 
-def test_the_matrix_marks_a_version_that_cannot_be_installed_and_runs_the_others(lab_results):
+def test_the_matrix_marks_a_version_that_cannot_be_installed_and_runs_the_others(lab_results, tmp_path):
     """A version with no release gets one line and an 'install failed' column; the other cells still run (exit 2: unknown)."""
     installed = envs.installed_celery()
+    frozen = container_only_scenario(tmp_path)
     p = lab(lab_results, "matrix", "--celery", f"{installed},5.99.0,{ON_DEMAND}", "-s", "split-queues",
-            "-s", "worker-partition", "--runs", "1", "--seed", "9", "--json")
+            "-s", frozen, "--runs", "1", "--seed", "9", "--json")
     assert p.returncode == 2, p.stdout[-3000:] + p.stderr
     assert not has_traceback(p.stdout + p.stderr)
     summary = json.loads(p.stdout.strip().splitlines()[-1])
@@ -253,8 +255,8 @@ def test_the_matrix_marks_a_version_that_cannot_be_installed_and_runs_the_others
     assert sorted(c["celery"] for c in ran) == sorted([installed, ON_DEMAND])
     assert all(c["status"] == "matched" and len(c["run_ids"]) == 1 for c in ran)
     assert "install failed" in p.stdout
-    assert summary["left_out"] == ["worker-partition"]  # a partition needs containers: said once, not run
-    assert "left out" in p.stdout and "worker-partition" not in {c["scenario"] for c in summary["cells"]}
+    assert summary["left_out"] == [frozen]  # a container pause needs containers: said once, not run
+    assert "left out" in p.stdout and "container-pause" not in {c["scenario"] for c in summary["cells"]}
 
 
 def test_ctrl_c_stops_every_cell_and_leaves_no_process(lab_results):

@@ -41,6 +41,13 @@ Faults (``Fault.kind``) and their options:
   ``for``: keep them that many seconds after the fill, even past the parts'
   end (``heal_all`` waits), since a part's result and failure are written
   after its end.  Healed by deleting them.
+- ``partition-worker``: cut the worker off from the ``from`` side (``broker``,
+  ``backend``, or ``redis``: both, the default) through its own partition proxy
+  (``lab.runtime.process.partition_proxy``, started by the topology): every open
+  connection reset, every new one reset as it comes; healed after ``for``
+  seconds (default: at ``heal_all``), and ``heal_all`` lasts a ``for`` out, as
+  the docker runtime's ``docker network disconnect`` does
+  (``lab.runtime.docker.containers.DockerNemesis``, which fires it there).
 """
 
 from __future__ import annotations
@@ -54,6 +61,9 @@ from typing import Any
 from lab.scenario import Fault
 
 FILL_LIMIT = 20000
+POLL_S = 0.02
+PARTITION_SIDES = {"broker": ("broker",), "backend": ("backend",), "redis": ("broker", "backend")}
+SIDE_WORDS = {"broker": "the broker", "backend": "the result backend", "redis": "redis-server (broker and backend)"}
 
 
 class Nemesis:
@@ -73,6 +83,8 @@ class Nemesis:
             extra += f.delay + float(f.options.get("for", 0)) + float(f.options.get("restart_after", 0))
             if f.kind in ("kill-worker", "restart-redis"):
                 extra += 10.0  # a worker or redis-server started again, and messages redelivered
+            elif f.kind == "partition-worker":
+                extra += 15.0  # a reconnect after backoff, and messages redelivered
         return extra
 
     def _note(self, what: str, kind: str = "fault", **fields: Any) -> None:
@@ -161,6 +173,16 @@ class Nemesis:
             self._note(f"FLUSHDB on db {db} ({n} keys)", fault=f.kind, db=db, keys=n)
         elif f.kind == "fill-redis":
             self._fill(f)
+        elif f.kind == "partition-worker":
+            w = topo.worker(f.target)
+            side = str(opts.get("from", "redis"))
+            proxies = [w.proxies[s] for s in PARTITION_SIDES[side]]
+            reset = sum(p.cut() for p in proxies)
+            where = " and ".join(str(p.port) for p in proxies)
+            self._note(f"partitioned worker {f.target} from {SIDE_WORDS[side]} (its proxy on port {where} reset "
+                       f"{reset} open connection(s) and resets every new one)", fault=f.kind, target=w.hostname,
+                       side=side)  # no pids: every process lives on
+            self._schedule("heal-partition", f.target, opts.get("for"), side=side)
 
     def _fill(self, f: Fault) -> None:
         db = int(f.options.get("db", 2))
@@ -229,6 +251,12 @@ class Nemesis:
                 self._note("CLIENT UNPAUSE" + (f", {wait:.1f} s early" if wait > 0.05 else ""), "heal")
             except Exception as e:  # the server went away meanwhile: nothing paused any more
                 self._note(f"CLIENT UNPAUSE failed: {e}", "heal")
+        elif kind == "heal-partition":
+            w = self.topo.worker(target)
+            proxies = [w.proxies[s] for s in PARTITION_SIDES[h["side"]]]
+            closed = sum(p.heal() for p in proxies)
+            self._note(f"healed the partition of worker {target} from {SIDE_WORDS[h['side']]} (its proxy accepts "
+                       f"again; the {closed} cut connection(s) closed on Redis's side too)", "heal", target=w.hostname)
         elif kind == "unfill":
             wait = (h["due"] or 0) - time.time()
             if wait > 0:  # held full for as long as declared: Celery's failure writes come after the parts end
@@ -244,7 +272,13 @@ class Nemesis:
             self._note(f"deleted {n} filler keys from db {h['db']}", "heal", db=h["db"])
 
     def heal_all(self) -> None:
-        """Heal every fault still in effect, now; wait for a DEBUG SLEEP to end."""
+        """Heal every fault still in effect, now; wait for a DEBUG SLEEP to end; a partition given a length (``for``)
+        lasts it out first: the run calls this as soon as the header quiesces, which can be while a cut-off worker is
+        still failing its way through retries, and healing then would make the outcome a race with the worker."""
+        due = [h["due"] for h in self.heals if h["kind"] == "heal-partition" and h["due"] is not None]
+        while due and time.time() < max(due):
+            self._heal_due(time.time())
+            time.sleep(POLL_S)
         for t in self._threads:
             t.join(timeout=60)
         self._threads.clear()

@@ -35,9 +35,10 @@ FAULT_KINDS = (
     "flushdb",
     "fill-redis",  # fill Redis up to maxmemory
 )
-# Faults only the docker runtime gives (lab/runtime/docker/containers.py): a network, a container engine.
+# Faults the docker runtime gives (lab/runtime/docker/containers.py): a network, a container engine.  The process
+# runtime gives partition-worker too, through a proxy (lab/runtime/process/partition_proxy.py); not the other two.
 DOCKER_FAULT_KINDS = (
-    "partition-worker",  # docker network disconnect a worker from the broker, the backend, or both; then connect
+    "partition-worker",  # cut a worker off from the broker, the backend, or both; then heal
     "pause-container",  # docker pause (cgroup freezer), healed by unpause
     "kill-container",  # docker kill, healed by docker start
 )

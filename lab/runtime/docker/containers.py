@@ -29,8 +29,8 @@ as the process runtime (``lab.runtime.process.topology``), through the Docker SD
 Containers and networks are labelled with the run id and their owner (host,
 pid), and removed when the run ends, however it ends; ``python -m lab clean``
 removes what a crashed lab left behind.  ``DockerNemesis`` gives every fault of
-``lab.drive.nemesis`` plus those only a container engine gives: ``partition-worker``,
-``pause-container``, ``kill-container``.  ``exercise`` (``lab.experiments.run``) does the
+``lab.drive.nemesis`` plus those a container engine gives: ``partition-worker`` (a network
+disconnect; the process runtime cuts with a proxy instead), ``pause-container``, ``kill-container``.  ``exercise`` (``lab.experiments.run``) does the
 rest exactly as for local processes, so the verdicts and records are the same.
 """
 
@@ -755,8 +755,8 @@ class DockerNemesis(Nemesis):
     def extra_time(self) -> float:
         extra = super().extra_time()
         for f in self.faults:
-            if f.kind in ("partition-worker", "kill-container"):
-                extra += 15.0  # a reconnect after backoff, a container started again, messages redelivered
+            if f.kind == "kill-container":  # partition-worker's 15 s: the lab's Nemesis counts it
+                extra += 15.0  # a container started again, messages redelivered
         return extra
 
     def heal_all(self) -> None:

@@ -4,7 +4,8 @@
 
 Its own redis-server on a free loopback port, real ``celery worker``
 subprocesses, and a RabbitMQ vhost or database of its own where the scenario
-needs one (``lab.runtime.process.topology.bring_up``).  Every process belongs to a
+needs one (``lab.runtime.process.topology.bring_up``), and a partition proxy in
+front of each worker a ``partition-worker`` fault cuts off.  Every process belongs to a
 ``ProcessOwner`` and is stopped on exit; the vhost and database are dropped.
 """
 
@@ -19,12 +20,16 @@ from lab.runtime.process.processes import NodeNotReady, ProcessOwner
 from lab.scenario import DOCKER_FAULT_KINDS, Scenario
 from lab.runtime.process.topology import Topology, bring_up
 
+# partition-worker is a container engine's fault that the process runtime gives too, with a proxy of its own
+# (lab.runtime.process.partition_proxy); the rest need containers.
+CONTAINER_ONLY = tuple(k for k in DOCKER_FAULT_KINDS if k != "partition-worker")
+
 
 class ProcessRuntime:
     name = "process"
 
     def refuses(self, scenario: Scenario) -> str | None:
-        docker_only = sorted({f.kind for f in scenario.faults if f.kind in DOCKER_FAULT_KINDS})
+        docker_only = sorted({f.kind for f in scenario.faults if f.kind in CONTAINER_ONLY})
         if docker_only:
             return (f"scenario {scenario.name!r} has the fault(s) {', '.join(docker_only)}, which only a "
                     "container engine gives: run it with --runtime docker.")

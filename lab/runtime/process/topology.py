@@ -19,6 +19,11 @@ the database backend asks for PostgreSQL (a database of the run's own, created
 and dropped) whatever ``LAB_POSTGRES_URL`` says.  ``restart_worker`` is the nemesis's
 heal after a kill: the same worker, hostname, app spec and log, started again.
 
+A worker that a ``partition-worker`` fault targets reaches the side it cuts (``from``: broker, backend, or
+``redis``, both) through a proxy of its own (``lab.runtime.process.partition_proxy``), started before the
+workers as a node of the same owner; only that worker's URL names the proxy, so the producer and every
+other worker connect directly, and the nemesis cuts that worker alone.  A restarted worker keeps its proxies.
+
 With ``witness="recorder"`` (``lab run --witness recorder``) the run starts a second redis-server of its
 own, ``witness``, and every node records into its stream through the flight recorder (``lab.recorder``)
 instead of writing the file ledger.  It is a server apart because the scenarios fault the first one: a
@@ -39,9 +44,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from lab.errors import LabSetupError
 from lab.runtime.process import services as brokers
 from lab.runtime.celery_app import app_spec, config_of
+from lab.runtime.process.partition_proxy import PartitionProxy, start_proxies
 from lab.runtime.process.processes import Node, NodeLost, NodeNotReady, ProcessOwner, describe_exit
 from lab.runtime.process.redis_server import RedisServer, start_redis
 from lab.scenario import Scenario, Worker
@@ -49,6 +57,8 @@ from lab.scenario.model import URL_SETTINGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 WORKER_READY_TIMEOUT = 30.0
+PARTITION_SIDES = {"broker": ("broker",), "backend": ("backend",), "redis": ("broker", "backend")}
+_SIDE_SETTING = {"broker": "broker_url", "backend": "result_backend"}
 
 
 @dataclass
@@ -61,13 +71,15 @@ class WorkerNode:
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     restarts: list[dict[str, Any]] = field(default_factory=list)  # earlier lives: pid, until
+    proxies: dict[str, PartitionProxy] = field(default_factory=dict)  # side ("broker", "backend") → its proxy
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.spec.name, "hostname": self.hostname, "queues": list(self.spec.queues) if self.spec.queues else None,
                 "concurrency": self.spec.concurrency, "pool": self.spec.pool,
                 "tasks": self.app_spec["tasks"], "pid": self.node.pid, "ready_at": self.ready_at,
                 "log": str(self.node.log_path), "result_backend": self.app_spec["result_backend"],
-                **({"earlier_lives": self.restarts} if self.restarts else {})}
+                **({"earlier_lives": self.restarts} if self.restarts else {}),
+                **({"proxies": {side: p.describe() for side, p in self.proxies.items()}} if self.proxies else {})}
 
 
 @dataclass
@@ -185,6 +197,56 @@ def _own_urls(config: dict[str, Any], redis: RedisServer) -> dict[str, str]:
             if isinstance(config.get(k), str) and config[k] != "{postgres}"}
 
 
+def partitioned_sides(scenario: Scenario) -> dict[str, list[str]]:
+    """Worker name → the sides ("broker", "backend") some ``partition-worker`` fault cuts it from."""
+    out: dict[str, list[str]] = {}
+    for f in scenario.faults:
+        if f.kind == "partition-worker":
+            sides = out.setdefault(f.target, [])
+            sides += [s for s in PARTITION_SIDES[str(f.options.get("from", "redis"))] if s not in sides]
+    return out
+
+
+def _endpoint(url: str | None) -> tuple[str, int] | None:
+    """The TCP address a broker or backend URL connects to, or None (rpc://, a SQLite file)."""
+    try:
+        u = urlsplit(url or "")
+        return (u.hostname, u.port) if u.hostname and u.port else None
+    except ValueError:
+        return None
+
+
+def _through(url: str, port: int) -> str:
+    """``url`` with its host:port replaced by the proxy's loopback port (user, password, path and query kept)."""
+    u = urlsplit(url)
+    user = u.netloc.rpartition("@")[0]
+    return u._replace(netloc=f"{user + '@' if user else ''}127.0.0.1:{port}").geturl()
+
+
+def _start_proxies(scenario: Scenario, owner: ProcessOwner, urls: dict[str, dict[str, str]], say) -> dict[str, dict[str, PartitionProxy]]:
+    """Start a proxy for each (worker, side) a partition cuts; ``urls``: worker → setting → its URL, rewritten in place."""
+    wanted: dict[str, tuple[str, int]] = {}
+    where: dict[str, tuple[str, str]] = {}
+    for name, sides in partitioned_sides(scenario).items():
+        for side in sides:
+            setting = _SIDE_SETTING[side]
+            target = _endpoint(urls[name].get(setting))
+            if target is None:
+                raise LabSetupError(f"worker {name}'s {setting} {urls[name].get(setting)!r} has no TCP address, so the "
+                                    f"process runtime cannot cut it off from the {side} (partition-worker).")
+            wanted[f"proxy-{name}-{side}"] = target
+            where[f"proxy-{name}-{side}"] = (name, side)
+    if not wanted:
+        return {}
+    say(f"starting {len(wanted)} partition prox{'y' if len(wanted) == 1 else 'ies'} ({', '.join(wanted)})")
+    out: dict[str, dict[str, PartitionProxy]] = {}
+    for pname, proxy in start_proxies(owner, wanted).items():
+        name, side = where[pname]
+        urls[name][_SIDE_SETTING[side]] = _through(urls[name][_SIDE_SETTING[side]], proxy.port)
+        out.setdefault(name, {})[side] = proxy
+    return out
+
+
 def node_paths(scenario: Scenario) -> list[str]:
     """Where a scenario file's own task modules are: its folder, for the producer and every worker alike."""
     if scenario.source:
@@ -251,10 +313,13 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
                     witness=witness)
     env = {**os.environ, "PYTHONPATH": _pythonpath(scenario), "PYTHONUNBUFFERED": "1"}
     short = run_id.rsplit("-", 1)[-1]
+    urls = {w.name: {"broker_url": broker_url, "result_backend": result_backend, **_own_urls(w.config, redis)}
+            for w in scenario.workers}  # a worker deployed with another broker or backend URL has its own
+    proxies = _start_proxies(scenario, owner, urls, say)  # a worker a partition cuts: that side through its proxy
     for w in scenario.workers:
         hostname = f"{w.name}@{scenario.name}-{short}"
-        own = _own_urls(w.config, redis)  # a worker deployed with another broker or backend URL
-        spec = app_spec(broker_url=own.get("broker_url", broker_url), result_backend=own.get("result_backend", result_backend),
+        own = urls[w.name]
+        spec = app_spec(broker_url=own["broker_url"], result_backend=own["result_backend"],
                         config=config_of(scenario, w.name), tasks=list(w.tasks or (() if w.app or scenario.app else scenario.tasks)),
                         ledger_dir=str(run_dir / "ledger"), node=hostname, scenario_file=scenario.source, worker=w.name,
                         app=w.app or scenario.app, stand_ins=scenario.stand_ins, paths=node_paths(scenario),
@@ -264,7 +329,7 @@ def _start_workers(scenario: Scenario, run_id: str, run_dir: Path, owner: Proces
         say(f"starting worker {w.name} ({'-Q ' + ','.join(w.queues) if w.queues else 'no -Q'}{' ' + w.argv if w.argv else ''})")
         argv, wenv = _worker_argv(w, hostname), {**env, "LAB_APP": str(spec_path)}
         node = owner.spawn(w.name, argv, env=wenv, cwd=run_dir)
-        topo.workers.append(WorkerNode(w, hostname, node, spec, argv=argv, env=wenv))
+        topo.workers.append(WorkerNode(w, hostname, node, spec, argv=argv, env=wenv, proxies=proxies.get(w.name, {})))
     for wn in topo.workers:  # boot in parallel, then await each one's own ready line
         await_ready(wn, redis, WORKER_READY_TIMEOUT)
     topo.boot_s = time.time() - t0
