@@ -174,7 +174,6 @@ class BareTopology:
     def _ready_line_at(self) -> float:
         """When the worker logged its own "ready." line (the moment the lab waits for), from the log's timestamp."""
         import datetime
-        import re
 
         m = self.worker.wait_for_log(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}):.*\bready\.", 10)
         local = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")

@@ -21,7 +21,6 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from lab.errors import LabError
 from lab.scenario import ScenarioError, load, scenario_paths
 
 from conftest import lab_env, has_traceback

@@ -39,7 +39,7 @@ def show(run_ref: str, as_json: bool, svg: bool) -> None:
     out.print(f"[bold]{rec['run_id']}[/bold]  scenario [bold]{rec['scenario']}[/bold] (expects {rec['expected']}), seed {rec['seed']}")
     out.print(f"[dim]{sc.get('description', '')}[/dim]")
     v = rec.get("versions") or {}
-    out.print(f"versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; git {rec.get('git')}")
+    out.print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; git {rec.get('git')}")
     topo = obs.get("topology") or {}
     out.print(f"topology: redis-server {((topo.get('redis') or {}).get('version'))} on port {((topo.get('redis') or {}).get('port'))}"
               f", broker {topo.get('broker_url')}, backend {topo.get('result_backend')}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
+
+if sys.version_info < (3, 11):  # a builtin from 3.11; hypothesis depends on the backport before it
+    from exceptiongroup import BaseExceptionGroup
 
 from lab.fuzz import strategies as S
 from lab.fuzz.oracle import ChordOutcome

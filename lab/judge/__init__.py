@@ -315,7 +315,7 @@ class Judge:
                              if expected is not None else f"the callback ran once on {_short_host(start.get('worker'))} "
                              "and stored SUCCESS (your tasks' own results: no oracle to compare them with)")
                 v.evidence = [f"ledger: callback ended {_t(self.obs, end['t'])} state {end.get('state')}",
-                              f"backend: callback meta SUCCESS"]
+                              "backend: callback meta SUCCESS"]
                 reruns = self.part_reruns(c)
                 if reruns:  # completed, but not cleanly: say what the chord survived
                     v.summary += f", although {len(reruns)} header part(s) ran more than once"
@@ -797,7 +797,7 @@ class Judge:
             (f.get("fault") == "flushdb" and f.get("db") == self.backend_db())
             or (f.get("fault") == "restart-redis" and not f.get("persist")))]
         common = [f"ledger: the {len(parts)} header parts returned {_span(self.obs, first, last)}",
-                  f"backend: .s absent now; " + (f".j holds {join_key.get('card')} part result(s), written after the loss"
+                  "backend: .s absent now; " + (f".j holds {join_key.get('card')} part result(s), written after the loss"
                                                  if join_key.get("type") not in (None, "none") else "no .j either"),
                   "ledger: no worker published the callback; broker: it is in no queue", no_meta]
         if expired_at is not None:
