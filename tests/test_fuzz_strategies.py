@@ -238,3 +238,41 @@ def test_an_eta_is_written_into_a_scenario_as_the_same_countdown():
     c = S.to_chord(shape)
     assert (c.part_options, c.callback_options) == ({"countdown": 0.1}, {"countdown": 0.02})
     validate(Scenario(name="x", description="x", expect="completed", workers=(Worker("w1"),), chords=(c,)))
+
+
+@settings(max_examples=100, database=None, suppress_health_check=list(HealthCheck))
+@given(S.chord_batches())
+def test_the_described_text_builds_what_build_builds_options_included(batch):
+    """describe() is the text a finding file and an export hold: evaluated as they evaluate it, it gives the
+    canvas build() sends, with Celery's own options (message headers as a dict, an eta as a datetime, not the
+    shape's flags: `.set(headers=True, eta=0.02)` made apply_async raise in `lab run` of a finding)."""
+    import datetime
+    import re
+
+    import lab.apps.fuzz
+
+    app = Celery("fuzz-describe-prop", set_as_current=False)
+    env = {"fuzz": lab.apps.fuzz.bind(app), "app": app, **S.canvas_names()}
+    for shape in batch:
+        canvas = eval(S.describe(shape), env)  # noqa: S307 - our own generated text
+        def text(sig):  # an eta read back is seconds from now, to the millisecond: compare that one is set
+            return re.sub(r"seconds=[0-9.e-]+", "seconds=...", S.describe(S.shape_of(sig, app=app)))
+
+        assert text(canvas) == text(S.build(app, shape))  # `|` merges chains as built does
+        for sig in _signatures(canvas):
+            if "eta" in sig.options:
+                assert isinstance(sig.options["eta"], datetime.datetime), sig.options
+            if "headers" in sig.options:
+                assert sig.options["headers"] == S.FUZZ_HEADERS, sig.options
+
+
+def _signatures(sig):
+    tasks = getattr(sig, "tasks", None)
+    if tasks is not None:
+        for t in tasks:
+            yield from _signatures(t)
+        body = getattr(sig, "body", None)
+        if body is not None:
+            yield from _signatures(body)
+    else:
+        yield sig

@@ -371,7 +371,8 @@ from it; `python -m lab export {record['id']} --to DIR` writes it as plain Celer
     finding["config"] = record["config"]
     canvases = [S.describe(S.from_data(d)) for d in record["shapes"]]
     lines = [doc, "",
-             "from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with",
+             "from datetime import datetime, timedelta, timezone  # noqa: F401 - an eta in canvas() below, where one is set",
+             "", "from celery import chain, chord, group  # noqa: F401 - what canvas() below is built with",
              "", "from lab import Scenario, Worker", "from lab.apps.fuzz import bind", "",
              "# Everything the fuzzer knows about this finding (lab.fuzz.findings reads it).",
              "FINDING = " + pprint.pformat(finding, width=110, sort_dicts=False), "",

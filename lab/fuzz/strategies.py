@@ -299,8 +299,8 @@ def _attr(name: str) -> str:
 
 def describe(node: Shape, *, body: bool = False) -> str:
     """The shape as the Python that builds it, e.g. ``chord([fuzz.part.s(value=1)], fuzz.total.s(value=0))``:
-    with ``fuzz = lab.apps.fuzz.bind(app)`` and ``chain, chord, group`` from celery in scope, it builds
-    exactly what ``build`` builds (the same path: ``|`` or ``chain(..., app=app)``)."""
+    with ``fuzz = lab.apps.fuzz.bind(app)`` and ``canvas_names()`` in scope, it builds exactly what ``build``
+    builds (the same path: ``|`` or ``chain(..., app=app)``; the same options, as Celery takes them)."""
     if isinstance(node, TaskShape):
         kw = [f"value={node.value}"]  # always: a part called without value= reads its arguments as lab.Chord's
         if node.duration:
@@ -309,7 +309,7 @@ def describe(node: Shape, *, body: bool = False) -> str:
         text = f"fuzz.{attr}.{'si' if node.immutable else 's'}({', '.join(kw)})"
         opts = node.options.changed()
         if opts:
-            text += ".set(" + ", ".join(f"{k}={v!r}" for k, v in opts.items()) + ")"
+            text += ".set(" + ", ".join(f"{k}={_option_text(k, v)}" for k, v in opts.items()) + ")"
         return text
     if isinstance(node, ChainShape):
         n = len(node.links)
@@ -323,6 +323,27 @@ def describe(node: Shape, *, body: bool = False) -> str:
         return {"args": f"group({members})", "list": f"group([{members}])"}.get(node.built, f"group([{members}], app=app)")
     text = f"chord([{', '.join(describe(x) for x in node.header)}], {describe(node.body, body=True)}"
     return text + (", app=app)" if node.built == "app" else ")")
+
+
+def _option_text(name: str, value: Any) -> str:
+    """An option as the Celery call ``build`` makes of it (``Options.to_celery``): the message headers
+    themselves, and an eta as a datetime that many seconds after the signature is built (so the text
+    needs ``datetime``, ``timedelta`` and ``timezone`` from ``datetime`` in scope: ``canvas_names``)."""
+    if name == "headers":
+        return repr(dict(FUZZ_HEADERS))
+    if name == "eta":
+        return f"datetime.now(timezone.utc) + timedelta(seconds={value!r})"
+    return repr(value)
+
+
+def canvas_names() -> dict[str, Any]:
+    """What a canvas ``describe`` wrote needs in scope besides ``fuzz`` and ``app``: ``chain``, ``chord`` and
+    ``group`` from celery, ``datetime``, ``timedelta`` and ``timezone`` from datetime (the files that hold such
+    a canvas import the same)."""
+    from celery import chain, chord, group
+
+    return {"chain": chain, "chord": chord, "group": group, "datetime": datetime.datetime,
+            "timedelta": datetime.timedelta, "timezone": datetime.timezone}
 
 
 def with_chains(node: Shape, built: str) -> Shape:

@@ -170,9 +170,9 @@ def _canvas_of_function(s: Scenario, finding: dict[str, Any] | None) -> tuple[li
 
 
 def _canvas_names() -> dict[str, Any]:
-    from celery import chain, chord, group
+    from lab.fuzz import strategies as S
 
-    return {"chain": chain, "chord": chord, "group": group}
+    return S.canvas_names()
 
 
 def _canvas_of_chords(s: Scenario, seed: int) -> tuple[list[str], list[dict[str, Any]], str, float]:
@@ -369,6 +369,8 @@ import argparse
 import json
 import sys
 import time
+
+from datetime import datetime, timedelta, timezone  # noqa: F401 - an eta in send() below, where one is set
 
 from celery import chain, chord, group  # noqa: F401 - what send() below is built with
 
