@@ -249,8 +249,6 @@ def test_the_described_text_builds_what_build_builds_options_included(batch):
     import datetime
     import re
 
-    import lab.apps.fuzz
-
     app = Celery("fuzz-describe-prop", set_as_current=False)
     env = {"fuzz": lab.apps.fuzz.bind(app), "app": app, **S.canvas_names()}
     for shape in batch:
@@ -276,3 +274,25 @@ def _signatures(sig):
             yield from _signatures(body)
     else:
         yield sig
+
+
+def test_a_finding_is_judged_again_by_the_final_task_it_was_found_on(monkeypatch):
+    """A chain ending in a group has one outcome per member, all with the canvas's index: judging a stored
+    finding again reads the member that showed it, not the first (a healthy one, which made RESULTS.md call
+    two findings "completed (as the oracle allows)")."""
+    from lab.fuzz import findings as F
+    from lab.fuzz.oracle import ChordOutcome
+
+    def outcome(index, chord_id, verdict, kind=None):
+        return ChordOutcome(index, chord_id, verdict, None, f"{chord_id} {verdict}", [], ("completed",),
+                            kind is not None, kind)
+
+    outcomes = [outcome(0, "a", "completed"), outcome(1, "m1", "completed"),
+                outcome(1, "m2", "early", "early/missing-results"), outcome(1, "m3", "early", "early/extra-results")]
+    monkeypatch.setattr(F, "judge_example", lambda obs: outcomes)
+    monkeypatch.setattr(F, "classify", lambda *a, **k: {"id": "10", "known": True})
+    for kind, chord_id in (("early/extra-results", "m3"), ("early/missing-results", "m2")):
+        now = F.rejudge({"observations": {"chords": []}, "failing_index": 1, "finding_kind": kind})
+        assert (now["finding_kind"], now["summary"]) == (kind, f"{chord_id} early")
+    now = F.rejudge({"observations": {"chords": []}, "failing_index": 1, "finding_kind": "stuck/gone-since"})
+    assert now["finding_kind"] == "early/missing-results" and now["finding"]  # another finding of that canvas

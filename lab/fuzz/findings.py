@@ -794,7 +794,11 @@ def rejudge(r: dict[str, Any]) -> dict[str, Any]:
         outcomes = judge_example(obs)
     except Exception as e:  # noqa: BLE001 - an old record the checker cannot read: say so, keep what was stored
         return {"error": f"{type(e).__name__}: {e}"}
-    o = next((x for x in outcomes if x.index == r.get("failing_index", 0)), None)
+    # a canvas with several final tasks (a chain ending in a group) has an outcome for each: the stored kind's
+    # one, else one that is a finding, else the first (the first alone read a group's healthy member)
+    mine = [x for x in outcomes if x.index == r.get("failing_index", 0)]
+    o = next((x for x in mine if x.kind == r.get("finding_kind")), None) or next((x for x in mine if x.finding), None) \
+        or next(iter(mine), None)
     if o is None:
         return {}
     verdict, _, detail = (o.kind or f"{o.verdict}/").partition("/")
