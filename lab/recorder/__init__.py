@@ -19,7 +19,7 @@ callback publish that failed, as Celery's backend marks the callback FAILURE wit
 return raised it, the worker and the error), and ``return`` (a header part's success reaching the backend, in
 Celery's ``mark_as_done``, before its result is stored and its return counted: with ``stored``, whether its result
 is stored at all, ``request.ignore_result`` or the task's ``ignore_result``, never the result; its end row says
-``stored`` too); a header part's publish and end say which of these it records, ``records: ["chord_error",
+``stored`` too; written only for a part that has not ended ``RETURN_GRACE_S`` later, as one blocked in a join); a header part's publish and end say which of these it records, ``records: ["chord_error",
 "return"]``, so doctor tells this recorder from one that never records them; written to a capped store the user
 chooses:
 
@@ -254,8 +254,11 @@ def _with_chord_facts(sink: StreamSink | FileSink, row: dict[str, Any]) -> dict[
         extra["records"] = list(_records)
     if row["event"] == "publish":
         extra["chord_expires"] = sink._chord_expires
-    elif row["event"] == "end" and row.get("task_id") in _stored:
-        extra["stored"] = _stored[row["task_id"]]
+    elif row["event"] == "end":
+        with _late_lock:
+            _late.pop(row.get("task_id"), None)  # it ended: its return needs no row of its own
+        if row.get("task_id") in _stored:
+            extra["stored"] = _stored[row["task_id"]]
     return {**row, **extra}
 
 
@@ -486,11 +489,57 @@ def _on_part_return(task_id: Any, request: Any, store_result: Any) -> None:
         if len(_stored) >= STORED_KEPT:
             _stored.pop(next(iter(_stored)))
         _stored[task_id] = stored
-        _emit("return", task_id=task_id, name=getattr(request, "task", None), group_id=getattr(request, "group", None),
-              group_index=getattr(request, "group_index", None), chord_callback=ledger._chord_callback(request),
-              worker=getattr(request, "hostname", None) or ledger.node_name(), stored=stored)
+        _hold_return(task_id, {"t": time.time(), "task_id": task_id, "name": getattr(request, "task", None),
+                               "group_id": getattr(request, "group", None),
+                               "group_index": getattr(request, "group_index", None),
+                               "chord_callback": ledger._chord_callback(request),
+                               "worker": getattr(request, "hostname", None) or ledger.node_name(), "stored": stored})
     except Exception:  # noqa: BLE001
         pass
+
+
+# A part's return is written only if the part has not ended RETURN_GRACE_S after it: almost every part ends within
+# milliseconds, and its end row says ``stored``; the one that blocks (in the join of the chord it completed) never
+# ends, and its return row is what shows it.  So a healthy chord costs no row more than it did.
+RETURN_GRACE_S = 1.0
+_late: dict[str, dict[str, Any]] = {}  # header part id → its return row, until it ends or its grace is over
+_late_lock = threading.Lock()
+_late_wake: threading.Event | None = None
+_late_pid: int | None = None
+
+
+def _hold_return(task_id: str, row: dict[str, Any]) -> None:
+    """Keep a part's return row; a thread of this process writes it once its grace is over, unless it ended."""
+    global _late_wake, _late_pid
+    with _late_lock:
+        if _late_pid != os.getpid():  # a forked pool child: its own rows and thread
+            _late_pid, _late_wake = os.getpid(), threading.Event()
+            _late.clear()
+            threading.Thread(target=_write_late_returns, args=(_late_wake,), name="lab-recorder-returns",
+                             daemon=True).start()
+        _late[task_id] = row
+        if len(_late) == 1:
+            _late_wake.set()  # the thread sleeps while none is held
+
+
+def _write_late_returns(wake: threading.Event) -> None:
+    while True:
+        wake.wait()
+        with _late_lock:
+            oldest = min((r["t"] for r in _late.values()), default=None)
+            if oldest is None:
+                wake.clear()
+                continue
+        time.sleep(max(0.0, oldest + RETURN_GRACE_S - time.time()))
+        now = time.time()
+        with _late_lock:
+            due = [r for r in _late.values() if now - r["t"] >= RETURN_GRACE_S]
+            for r in due:
+                del _late[r["task_id"]]
+            if not _late:
+                wake.clear()
+        for r in due:
+            _emit("return", **r)  # with the time its return began
 
 
 def _on_worker_init(sender=None, **_) -> None:
