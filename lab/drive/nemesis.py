@@ -58,15 +58,15 @@ import threading
 import time
 from typing import Any
 
-from lab.scenario import Fault
+from lab.scenario import PARTITION_SIDE_WORDS, PARTITION_SIDES, Fault
 
 FILL_LIMIT = 20000
 POLL_S = 0.02
-PARTITION_SIDES = {"broker": ("broker",), "backend": ("backend",), "redis": ("broker", "backend")}
-SIDE_WORDS = {"broker": "the broker", "backend": "the result backend", "redis": "redis-server (broker and backend)"}
 
 
 class Nemesis:
+    LASTING_HEALS: tuple[str, ...] = ("heal-partition",)  # heals heal_all waits for, where the fault has a length
+
     def __init__(self, faults: tuple[Fault, ...], topo: Any, timeline: list[dict[str, Any]]):
         self.faults = list(faults)
         self.topo = topo
@@ -179,7 +179,7 @@ class Nemesis:
             proxies = [w.proxies[s] for s in PARTITION_SIDES[side]]
             reset = sum(p.cut() for p in proxies)
             where = " and ".join(str(p.port) for p in proxies)
-            self._note(f"partitioned worker {f.target} from {SIDE_WORDS[side]} (its proxy on port {where} reset "
+            self._note(f"partitioned worker {f.target} from {PARTITION_SIDE_WORDS[side]} (its proxy on port {where} reset "
                        f"{reset} open connection(s) and resets every new one)", fault=f.kind, target=w.hostname,
                        side=side)  # no pids: every process lives on
             self._schedule("heal-partition", f.target, opts.get("for"), side=side)
@@ -255,7 +255,7 @@ class Nemesis:
             w = self.topo.worker(target)
             proxies = [w.proxies[s] for s in PARTITION_SIDES[h["side"]]]
             closed = sum(p.heal() for p in proxies)
-            self._note(f"healed the partition of worker {target} from {SIDE_WORDS[h['side']]} (its proxy accepts "
+            self._note(f"healed the partition of worker {target} from {PARTITION_SIDE_WORDS[h['side']]} (its proxy accepts "
                        f"again; the {closed} cut connection(s) closed on Redis's side too)", "heal", target=w.hostname)
         elif kind == "unfill":
             wait = (h["due"] or 0) - time.time()
@@ -272,10 +272,11 @@ class Nemesis:
             self._note(f"deleted {n} filler keys from db {h['db']}", "heal", db=h["db"])
 
     def heal_all(self) -> None:
-        """Heal every fault still in effect, now; wait for a DEBUG SLEEP to end; a partition given a length (``for``)
-        lasts it out first: the run calls this as soon as the header quiesces, which can be while a cut-off worker is
-        still failing its way through retries, and healing then would make the outcome a race with the worker."""
-        due = [h["due"] for h in self.heals if h["kind"] == "heal-partition" and h["due"] is not None]
+        """Heal every fault still in effect, now; wait for a DEBUG SLEEP to end; a heal of ``LASTING_HEALS`` given a
+        length (``for``) lasts it out first: the run calls this as soon as the header quiesces, which can be while a
+        cut-off worker is still failing its way through retries, and healing then would make the outcome a race
+        with the worker."""
+        due = [h["due"] for h in self.heals if h["kind"] in self.LASTING_HEALS and h["due"] is not None]
         while due and time.time() < max(due):
             self._heal_due(time.time())
             time.sleep(POLL_S)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import random
 import re
@@ -250,6 +249,11 @@ class Bisection:
     def finding(self) -> bool:
         return any(s.finding for s in self.steps)
 
+    def steps_in_order(self) -> list[Step]:
+        """The steps run, oldest release first."""
+        order = {v: i for i, v in enumerate(self.releases)}
+        return sorted(self.steps, key=lambda s: order[s.celery])
+
     @property
     def first(self) -> Step:
         return self.step(self.releases[0])
@@ -333,11 +337,9 @@ class Miss:
         miss = Fraction(self.runs - self.reproduced, self.runs)
         if miss == 0:
             return None
-        n = max(1, math.ceil(math.log(MISS_BOUND) / math.log(miss)))
-        while miss ** n >= MISS_BOUND:  # the logarithms are floats: settle it exactly, strictly under
+        n = 1
+        while miss ** n >= MISS_BOUND:  # exact, strictly under
             n += 1
-        while n > 1 and miss ** (n - 1) < MISS_BOUND:
-            n -= 1
         return n
 
     def text(self) -> str:
@@ -366,7 +368,7 @@ def weigh_misses(b: Bisection) -> list[Miss]:
     order = {v: i for i, v in enumerate(b.releases)}
     yes = [s for s in b.steps if s.outcome == REPRODUCES]
     found = []
-    for s in sorted(b.steps, key=lambda s: order[s.celery]):
+    for s in b.steps_in_order():
         if s.outcome is None or s.outcome == REPRODUCES or not yes:
             continue
         near = min(yes, key=lambda y: (abs(order[y.celery] - order[s.celery]), y.reproduced / len(y.outcomes)))
@@ -376,8 +378,7 @@ def weigh_misses(b: Bisection) -> list[Miss]:
 
 def flaky_rates(b: Bisection) -> str:
     """``2/4 at 5.3.0, 3/4 at 5.7.0``: a finding's steps that reproduced in some runs only ('' when none)."""
-    order = {v: i for i, v in enumerate(b.releases)}
-    return ", ".join(f"{s.rate} at {s.celery}" for s in sorted(b.steps, key=lambda s: order[s.celery])
+    return ", ".join(f"{s.rate} at {s.celery}" for s in b.steps_in_order()
                      if s.reproduced and s.reproduced < len(s.outcomes))
 
 

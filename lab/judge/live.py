@@ -495,10 +495,14 @@ def started_before(r: Reading, uptime: Any) -> float:
     return r.t - int(uptime) + 1
 
 
+def started_after(r: Reading, uptime: Any) -> float:
+    """The earliest time this Redis can have started (``started_before``'s other side, from when the reading began)."""
+    return float(r.data.get("started_at") or r.t) - int(uptime) - 1
+
+
 def restart_relation(r: Reading, uptime: Any, pub: dict[str, Any]) -> str:
     """"after", when even the earliest start INFO allows is after the recorded publish, else "within a second of"."""
-    earliest = float(r.data.get("started_at") or r.t) - int(uptime) - 1
-    return "after" if earliest > (pub.get("t") or 0) else "within a second of"
+    return "after" if started_after(r, uptime) > (pub.get("t") or 0) else "within a second of"
 
 
 def records_chord_errors(r: Reading) -> bool:
@@ -515,22 +519,24 @@ def chord_errors(r: Reading) -> list[dict[str, Any]]:
             and ((ref.callback_id and e.get("task_id") == ref.callback_id) or (ref.group_id and e.get("group_id") == ref.group_id))]
 
 
-def loss_events(r: Reading, pub: dict[str, Any], last_end: float) -> list[str]:
+def loss_events(r: Reading, pub: dict[str, Any], last_end: float | None = None) -> list[str]:
     """What INFO shows of a loss of this server's keys since the header was sent: a flush (INFO counts them, without
-    a time), or a start after the header was sent and not after the last part returned."""
+    a time), or a start after the header was sent (and, given ``last_end``, not after the last part returned)."""
     stats = r.backend.get("stats") or {}
     uptime = stats.get("uptime_in_seconds")
     how = []
     if stats.get("flushes"):
         how.append(f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started (INFO does not say "
                    "when)")
-    if uptime is not None and started_before(r, uptime) >= (pub.get("t") or 0):
-        earliest = float(r.data.get("started_at") or r.t) - int(uptime) - 1
-        if earliest <= last_end:  # a start certainly after the last return cannot have lost .s before it
-            before = "before" if started_before(r, uptime) <= last_end else "before (or within a second of)"
-            how.append(f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), "
-                       f"{restart_relation(r, uptime, pub)} the header's send at {_when(pub.get('t'))} and {before} the "
-                       f"last part's return at {_when(last_end)}")
+    if uptime is None or started_before(r, uptime) < (pub.get("t") or 0):
+        return how
+    started = (f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), "
+               f"{restart_relation(r, uptime, pub)} the header's send at {_when(pub.get('t'))}")
+    if last_end is None:
+        how.append(started)
+    elif started_after(r, uptime) <= last_end:  # a start certainly after the last return cannot have lost .s before it
+        before = "before" if started_before(r, uptime) <= last_end else "before (or within a second of)"
+        how.append(f"{started} and {before} the last part's return at {_when(last_end)}")
     return how
 
 
@@ -605,12 +611,7 @@ def data_loss_lead(r: Reading, d: Diagnosis) -> None:
     pub, _line = shared
     stats = r.backend.get("stats") or {}
     uptime = stats.get("uptime_in_seconds")
-    how = []
-    if stats.get("flushes"):
-        how.append(f"this Redis has run FLUSHDB/FLUSHALL {stats['flushes']} time(s) since it started")
-    if uptime is not None and started_before(r, uptime) >= (pub.get("t") or 0):
-        how.append(f"this Redis started {uptime} s ago (at {_when(r.t - int(uptime))}, to the second), "
-                   f"{restart_relation(r, uptime, pub)} the header was sent at {_when(pub.get('t'))}")
+    how = loss_events(r, pub)
     if not how:
         return
     d.likely_cause = "backend-data-lost"

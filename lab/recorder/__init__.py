@@ -55,7 +55,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 from lab.errors import LabError
@@ -321,10 +321,9 @@ def install(app, store: str | None = None, *, maxlen: int = MAXLEN, ttl_s: int =
     signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="lab-recorder-worker-init")
     signals.task_internal_error.connect(_on_internal_error, weak=False, dispatch_uid="lab-recorder-internal-error")
     signals.task_failure.connect(_on_failure, weak=False, dispatch_uid="lab-recorder-failure")
-    if _hook_chord_errors() and "chord_error" not in _records:
-        _records.append("chord_error")
-    if _hook_part_returns() and "return" not in _records:
-        _records.append("return")
+    for event, method, record in BACKEND_HOOKS:
+        if _wrap_backend(method, record) and event not in _records:
+            _records.append(event)
     # a pool child leaves by os._exit (no atexit): it writes what it queued as it goes
     signals.worker_process_shutdown.connect(_flush_all, weak=False, dispatch_uid="lab-recorder-child-exit")
     _installed[id(app)] = sink
@@ -404,37 +403,44 @@ def _on_failure(sender=None, task_id=None, exception=None, **_) -> None:
           error=_error_line(exception), **({"group_id": group} if group else {}))
 
 
-def _hook_chord_errors() -> bool:
-    """Wrap ``Backend.chord_error_from_stack`` (celery/backends/base.py, the one place every Celery 5.x backend and
-    ``celery.chord_unlock`` fail a chord's callback: no signal is sent for it) so each call is recorded first, then
-    runs unchanged.  Once per process (a fork inherits it); False where this Celery has no such method."""
+def _wrap_backend(method: str, record: Callable[..., None]) -> bool:
+    """Wrap ``Backend.<method>`` (celery/backends/base.py, which every Celery 5.x backend inherits) so that
+    ``record`` is given the call's arguments first (by Celery's own parameter names), then the method runs
+    unchanged.  Once per process (a fork inherits it); False where this Celery has no such method."""
     try:
         from celery.backends.base import Backend
 
-        original = Backend.__dict__.get("chord_error_from_stack")
+        original = Backend.__dict__.get(method)
         if original is None:
             return False
         if getattr(original, "_lab_recorder", False):
             return True
 
         @functools.wraps(original)
-        def chord_error_from_stack(self, callback, exc=None, *args, **kwargs):
-            _on_chord_error(callback, exc if exc is not None else sys.exc_info()[1])
-            return original(self, callback, exc, *args, **kwargs)
+        def wrapped(self, *args, **kwargs):
+            try:
+                record(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - a call its parameters do not fit: the method's own to refuse
+                pass
+            return original(self, *args, **kwargs)
 
-        chord_error_from_stack._lab_recorder = True  # type: ignore[attr-defined]
-        Backend.chord_error_from_stack = chord_error_from_stack  # type: ignore[method-assign]
+        wrapped._lab_recorder = True  # type: ignore[attr-defined]
+        setattr(Backend, method, wrapped)
         return True
     except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
         return False
 
 
-def _on_chord_error(callback: Any, exc: Any) -> None:
-    """The callback's id and task, the chord's group (the request of the part whose return raised it, or
-    chord_unlock's first argument), that part's id, the worker and the error: never arguments or results.  No
-    ``chord_callback`` field: the event is the callback's own, not a header part's."""
+def _on_chord_error(callback: Any, exc: Any = None, *_: Any, **__: Any) -> None:
+    """``Backend.chord_error_from_stack``, the one place every Celery 5.x backend and ``celery.chord_unlock`` fail a
+    chord's callback (no signal is sent for it): the callback's id and task, the chord's group (the request of the
+    part whose return raised it, or chord_unlock's first argument), that part's id, the worker and the error (the
+    one being handled when none is given): never arguments or results.  No ``chord_callback`` field: the event is
+    the callback's own, not a header part's."""
     try:
         from celery._state import get_current_task
+
+        exc = exc if exc is not None else sys.exc_info()[1]
 
         options = getattr(callback, "options", None) or {}
         cid = options.get("task_id") or getattr(callback, "id", None)
@@ -451,37 +457,13 @@ def _on_chord_error(callback: Any, exc: Any) -> None:
         pass
 
 
-def _hook_part_returns() -> bool:
-    """Wrap ``Backend.mark_as_done`` (celery/backends/base.py: every Celery 5.x backend stores a successful task's
-    result and counts its chord part's return there, and no signal comes between them) so a header part's return is
-    recorded first, with whether its result is stored at all (``stored``: Celery's own test, ``store_result`` and
-    not ``request.ignore_result``, which a task may set in its body), then runs unchanged.  Recorded before the
-    count, so a part whose return then blocks (the join of the chord it completed) is still on record.  Once per
-    process; False where this Celery has no such method."""
-    try:
-        from celery.backends.base import Backend
-
-        original = Backend.__dict__.get("mark_as_done")
-        if original is None:
-            return False
-        if getattr(original, "_lab_recorder", False):
-            return True
-
-        @functools.wraps(original)
-        def mark_as_done(self, task_id, result, request=None, store_result=True, *args, **kwargs):
-            _on_part_return(task_id, request, store_result)
-            return original(self, task_id, result, request, store_result, *args, **kwargs)
-
-        mark_as_done._lab_recorder = True  # type: ignore[attr-defined]
-        Backend.mark_as_done = mark_as_done  # type: ignore[method-assign]
-        return True
-    except Exception:  # noqa: BLE001 - a recorder must never fail the process it watches
-        return False
-
-
-def _on_part_return(task_id: Any, request: Any, store_result: Any) -> None:
-    """A header part's ``return`` event: its id, task, group, chord callback, worker and ``stored``; never its
-    result.  Tasks outside a chord are not recorded (their end row says enough)."""
+def _on_part_return(task_id: Any, result: Any = None, request: Any = None, store_result: Any = True, *_: Any,
+                    **__: Any) -> None:
+    """``Backend.mark_as_done``, where every Celery 5.x backend stores a successful task's result and counts its chord
+    part's return, with no signal between: a header part's ``return`` row (its id, task, group, chord callback,
+    worker and ``stored``, Celery's own test: ``store_result`` and not ``request.ignore_result``, which a task may
+    set in its body; never its result), held before the count so a part whose return then blocks (the join of the
+    chord it completed) is still on record.  Tasks outside a chord are not recorded (their end row says enough)."""
     try:
         if request is None or not getattr(request, "chord", None):
             return
@@ -496,6 +478,10 @@ def _on_part_return(task_id: Any, request: Any, store_result: Any) -> None:
                                "worker": getattr(request, "hostname", None) or ledger.node_name(), "stored": stored})
     except Exception:  # noqa: BLE001
         pass
+
+
+# The backend methods wrapped, with the event each records (``records`` on a chord part's rows names them).
+BACKEND_HOOKS = (("chord_error", "chord_error_from_stack", _on_chord_error), ("return", "mark_as_done", _on_part_return))
 
 
 # A part's return is written only if the part has not ended RETURN_GRACE_S after it: almost every part ends within

@@ -144,7 +144,7 @@ def _canvas_of_function(s: Scenario, finding: dict[str, Any] | None) -> tuple[li
         raise ExportError(f"scenario {s.name!r}: a canvas the oracle cannot read ({e}).") from None
     # the fuzzer's own data says how each chain was built: the finding file's very text
     drawn = finding["drawn"] if finding is not None else shapes
-    env = {"fuzz": lab.apps.fuzz.bind(app), "app": app, **_canvas_names()}
+    env = {"fuzz": lab.apps.fuzz.bind(app), "app": app, **S.canvas_names()}
 
     def same(a, b) -> bool:  # the same structure, however each chain was built (inside a group Celery forgets)
         return S.with_chains(a, "chain-app") == S.with_chains(b, "chain-app")
@@ -167,12 +167,6 @@ def _canvas_of_function(s: Scenario, finding: dict[str, Any] | None) -> tuple[li
                              "args0": exp.args0, "result": exp.result, "reason": exp.reason})
     lines = ["fuzz = bind(app)", "return [c.apply_async() for c in [", *[f"    {t}," for t in texts], "]]"]
     return lines, expected, "canvas", sum(oracle.work_s(x) for x in shapes)
-
-
-def _canvas_names() -> dict[str, Any]:
-    from lab.fuzz import strategies as S
-
-    return S.canvas_names()
 
 
 def _canvas_of_chords(s: Scenario, seed: int) -> tuple[list[str], list[dict[str, Any]], str, float]:

@@ -12,4 +12,5 @@ whole, before any process starts, and finds it by name or path.
 from lab.scenario.load import (CONTAINER_FAULTS, MAX_SECONDS, WORKER_FAULTS, from_dict, load,  # noqa: F401 (the face)
                                load_file, scenario_paths, unsendable, validate)
 from lab.scenario.model import (BACKENDS, BROKERS, DOCKER_FAULT_KINDS, FAULT_KINDS, FAULT_TRIGGERS,  # noqa: F401
-                                POOLS, SCENARIOS_DIR, VERDICTS, Chord, Fault, Scenario, ScenarioError, Worker)
+                                PARTITION_SIDE_WORDS, PARTITION_SIDES, POOLS, SCENARIOS_DIR, VERDICTS, Chord, Fault,
+                                Scenario, ScenarioError, Worker)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.scenario.model import (BACKENDS, BROKERS, FAULT_KINDS, FAULT_TRIGGERS, POOLS, SCENARIOS_DIR, VERDICTS, Chord,
+from lab.scenario.model import (BACKENDS, BROKERS, FAULT_KINDS, FAULT_TRIGGERS, PARTITION_SIDES, POOLS, SCENARIOS_DIR, VERDICTS, Chord,
                                 Fault, Scenario, ScenarioError, Worker)
 
 
@@ -46,7 +46,7 @@ FAULT_OPTIONS: dict[str, dict[str, tuple[Any, str]]] = {
     "flushdb": {"db": _DB},
     "fill-redis": {"db": _DB, "chunk": _POSITIVE, "limit": _POSITIVE, "for": _SECONDS, "ttl": _SECONDS,
                    "prefix": (lambda v: isinstance(v, str) and v != "", "give a key prefix, e.g. 'lab:fill:'")},
-    "partition-worker": {"from": (lambda v: v in ("broker", "backend", "redis"), "allowed: broker, backend, redis (both)"),
+    "partition-worker": {"from": (lambda v: v in PARTITION_SIDES, "allowed: broker, backend, redis (both)"),
                          "for": _SECONDS},
     "pause-container": {"for": _SECONDS},
     "kill-container": {"restart": _BOOL, "restart_after": _SECONDS},

@@ -43,6 +43,10 @@ DOCKER_FAULT_KINDS = (
     "kill-container",  # docker kill, healed by docker start
 )
 FAULT_KINDS += DOCKER_FAULT_KINDS
+# partition-worker's ``from``: the paths it cuts (each runtime cuts them its own way), and how a note names them
+PARTITION_SIDES = {"broker": ("broker",), "backend": ("backend",), "redis": ("broker", "backend")}
+PARTITION_SIDE_WORDS = {"broker": "the broker", "backend": "the result backend",
+                        "redis": "redis-server (broker and backend)"}
 FAULT_TRIGGERS = ("after-sent", "after-parts-started", "after-parts-ended")
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"

@@ -58,7 +58,7 @@ from lab.errors import LabError, LabSetupError
 from lab.drive.nemesis import Nemesis
 from lab.runtime.process.processes import LogFile, NodeNotReady, free_port
 from lab.runtime.process.redis_server import RESERVED_OPTIONS
-from lab.scenario import DOCKER_FAULT_KINDS, Fault, Scenario
+from lab.scenario import DOCKER_FAULT_KINDS, PARTITION_SIDE_WORDS, PARTITION_SIDES, Fault, Scenario
 from lab.runtime.process.topology import WORKER_READY_TIMEOUT, _worker_argv, end_life, node_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -77,8 +77,7 @@ STOP_TIMEOUT = 20.0
 PORT_ATTEMPTS = 5
 # The two paths from a worker to redis-server, each a network of its own: the
 # redis container's alias on it is the host name the workers' URLs use.
-PATHS = ("broker", "backend")
-PARTITION_SIDES = {"broker": ("broker",), "backend": ("backend",), "redis": PATHS}
+PATHS = PARTITION_SIDES["redis"]
 POLL_S = 0.02
 # A name on a network the container was cut off from is looked up in vain: fail in 1 s, not
 # after resolv.conf's default 2 x 5 s, so a partition looks like an unreachable address.
@@ -752,25 +751,14 @@ class DockerNemesis(Nemesis):
       ``restart_after`` seconds later (default: at ``heal_all``).
     """
 
+    LASTING_HEALS = ("heal-partition", "unpause-container", "restart-container")
+
     def extra_time(self) -> float:
         extra = super().extra_time()
         for f in self.faults:
             if f.kind == "kill-container":  # partition-worker's 15 s: the lab's Nemesis counts it
                 extra += 15.0  # a container started again, messages redelivered
         return extra
-
-    def heal_all(self) -> None:
-        """Heal what is left; a partition or pause given a length (``for``) lasts it out first.
-
-        The run calls this as soon as the header quiesces, which can be while a
-        cut-off worker is still failing its way through retries: healing then
-        would make the outcome a race between the heal and the worker.
-        """
-        due = [h["due"] for h in self.heals if h["kind"] in DOCKER_HEALS and h["due"] is not None]
-        while due and time.time() < max(due):
-            self._heal_due(time.time())
-            time.sleep(POLL_S)
-        super().heal_all()
 
     def _inject(self, f: Fault, watch: Any, sent: Any) -> None:
         if f.kind not in DOCKER_FAULT_KINDS:
@@ -783,7 +771,7 @@ class DockerNemesis(Nemesis):
             nets = [topo.networks[p] for p in PARTITION_SIDES[side]]
             for net in nets:
                 net.disconnect(w.container, force=True)
-            self._note(f"partitioned worker {f.target} from {_side_words(side)} "
+            self._note(f"partitioned worker {f.target} from {PARTITION_SIDE_WORDS[side]} "
                        f"(docker network disconnect {', '.join(n.name for n in nets)})",
                        fault=f.kind, target=w.hostname, side=side)  # no pids: every process lives on
             self._schedule("heal-partition", f.target, opts.get("for"), side=side)
@@ -811,7 +799,7 @@ class DockerNemesis(Nemesis):
             nets = [topo.networks[p] for p in PARTITION_SIDES[h["side"]]]
             for net in nets:
                 net.connect(w.container, aliases=[w.spec.name])
-            self._note(f"healed the partition of worker {target} from {_side_words(h['side'])} "
+            self._note(f"healed the partition of worker {target} from {PARTITION_SIDE_WORDS[h['side']]} "
                        f"(docker network connect {', '.join(n.name for n in nets)})", "heal", target=w.hostname)
         elif kind == "unpause-container":
             node = topo.node(target)
@@ -831,12 +819,6 @@ class DockerNemesis(Nemesis):
         else:
             super()._heal(h)
 
-
-DOCKER_HEALS = ("heal-partition", "unpause-container", "restart-container")
-
-
-def _side_words(side: str) -> str:
-    return {"broker": "the broker", "backend": "the result backend", "redis": "redis-server (broker and backend)"}[side]
 
 
 def _target_name(topo: DockerTopology, target: str) -> str:

@@ -52,12 +52,11 @@ from lab.runtime.celery_app import app_spec, config_of
 from lab.runtime.process.partition_proxy import PartitionProxy, start_proxies
 from lab.runtime.process.processes import Node, NodeLost, NodeNotReady, ProcessOwner, describe_exit
 from lab.runtime.process.redis_server import RedisServer, start_redis
-from lab.scenario import Scenario, Worker
+from lab.scenario import PARTITION_SIDES, Scenario, Worker
 from lab.scenario.model import URL_SETTINGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 WORKER_READY_TIMEOUT = 30.0
-PARTITION_SIDES = {"broker": ("broker",), "backend": ("backend",), "redis": ("broker", "backend")}
 _SIDE_SETTING = {"broker": "broker_url", "backend": "result_backend"}
 
 
